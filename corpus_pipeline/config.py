@@ -1,0 +1,131 @@
+"""Typed, frozen configuration loaded from YAML in `conf/`, validated before Spark starts.
+
+A config file is a nested mapping whose keys match the dataclass fields below; `--set
+a.b=value` overrides one field (the value is parsed as YAML). Unknown keys, wrong types
+and impossible values are a `ConfigError` with a one-line message.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    # A record body above this is skipped (reason `oversize`) without being held in memory.
+    # Common Crawl truncates payloads at 1 MiB, so 8 MiB only trims non-CC outliers.
+    max_record_bytes: int = 8 * 1024 * 1024
+    min_chars: int = 200  # extracted text shorter than this is dropped as `too_short`
+    languages: tuple[str, ...] = ("en",)  # fastText lid.176 codes; empty keeps every language
+    min_lang_score: float = 0.5  # top-language probability below this is dropped as `language`
+    keep_truncated: bool = False  # records marked WARC-Truncated hold only part of the page
+    extractor: str = "resiliparse"  # or "trafilatura" (about 15x slower)
+    lid_max_chars: int = 10_000  # language ID reads this many leading characters
+
+    def validate(self):
+        _require(self.max_record_bytes > 0, "ingest.max_record_bytes must be positive")
+        _require(self.min_chars >= 0, "ingest.min_chars must be >= 0")
+        _require(0.0 <= self.min_lang_score <= 1.0, "ingest.min_lang_score must be in [0, 1]")
+        _require(self.extractor in ("resiliparse", "trafilatura"),
+                 f"ingest.extractor must be resiliparse or trafilatura, not {self.extractor!r}")
+        _require(self.lid_max_chars > 0, "ingest.lid_max_chars must be positive")
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    master: str = "local[*]"  # used only when spark-submit did not set --master
+    app_name: str = "corpus-pipeline"
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    # WARC/WET/ARC files, folders, globs, or manifests (text files listing one path a line).
+    input: tuple[str, ...] = ("data/sample",)
+    output: str = "output/filter"
+    # Prefix for relative paths in manifests, e.g. "s3a://commoncrawl/" for CC's warc.paths.
+    input_prefix: str = ""
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    spark: SparkConfig = field(default_factory=SparkConfig)
+
+    def validate(self):
+        _require(len(self.input) > 0, "input: at least one path is needed")
+        _require(bool(self.output), "output: a folder is needed")
+        self.ingest.validate()
+
+
+def _require(ok: bool, message: str):
+    if not ok:
+        raise ConfigError(message)
+
+
+def load(cls, path: str | Path | None = None, overrides: typing.Sequence[str] = ()):
+    """Build and validate a `cls` config from an optional YAML file and `key=value` overrides."""
+    data = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path} must hold a mapping")
+    for item in overrides:
+        _apply_override(data, item)
+    config = _build(cls, data, prefix="")
+    config.validate()
+    return config
+
+
+def _apply_override(data: dict, item: str):
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set expects key=value, got {item!r}")
+    *parents, leaf = key.strip().split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {key}: {part} is not a section")
+    node[leaf] = yaml.safe_load(raw)
+
+
+def _build(cls, data, prefix: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise ConfigError(f"unknown config key {prefix}{unknown[0]} (known: {', '.join(sorted(fields))})")
+    values = {name: _coerce(hints[name], value, prefix + name) for name, value in data.items()}
+    return cls(**values)
+
+
+def _coerce(hint, value, name: str):
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, prefix=name + ".")
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
+            raise ConfigError(f"{name} must be a list of strings")
+        return tuple(items)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"{name} must be {hint.__name__}, got {value!r}")
+    return value
+
+
+def to_dict(config) -> dict:
+    """Plain data, for writing the resolved config beside an output."""
+    return dataclasses.asdict(config)

@@ -1,0 +1,251 @@
+"""Ingest: WARC/WET/ARC records -> documents, each record kept or dropped with a reason.
+
+Consumes files through `warc.iter_records`; produces one `Outcome` per record read (and one
+per input file that cannot be read at all). GPT-3 Appendix A starts from Common Crawl
+pages; this stage keeps HTTP 2xx HTML responses (and WET text conversions), decodes them,
+extracts the main text and identifies the language. The per-record logic is pure: bytes
+and a config in, an `Outcome` out.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from dataclasses import dataclass, fields
+
+import fsspec
+
+from . import extract, langid, warc
+from .config import IngestConfig
+
+# Why a record is dropped, in the order the checks run. A kept record has reason None.
+RECORD_REASONS = (
+    "unreadable",  # compressed data is corrupt
+    "malformed",  # not a WARC/ARC header, or the declared length does not match the framing
+    "truncated",  # the file ends mid-record, or the crawler truncated the payload
+    "oversize",  # body larger than ingest.max_record_bytes
+    "not_response",  # warcinfo, request, metadata, resource, revisit records
+    "not_html",  # a response that is not HTML (images, PDFs, robots.txt, DNS)
+    "http_status",  # not a 2xx response, or no parsable HTTP status line
+    "decode_error",  # binary payload, or a content encoding we cannot undo
+    "empty_text",  # the extractor found no text
+    "too_short",  # fewer than ingest.min_chars characters
+    "language",  # not one of ingest.languages, or below ingest.min_lang_score
+)
+# Input files that yield no record at all; counted apart from records.
+FILE_REASONS = ("file_missing", "file_unreadable", "file_empty")
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+_STATUS_LINE = re.compile(rb"^HTTP/\d(?:\.\d)?\s+(\d{3})")
+_CHUNK_SIZE_LINE = re.compile(rb"^([0-9a-fA-F]+)[ \t]*(?:;[^\r\n]*)?\r?\n")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: str
+    source: str
+    offset: int | None
+    warc_type: str | None
+    warc_record_id: str | None = None
+    url: str | None = None
+    crawl: str | None = None
+    warc_date: str | None = None
+    http_status: int | None = None
+    content_type: str | None = None
+    charset: str | None = None
+    payload_bytes: int | None = None
+    text: str | None = None
+    text_chars: int | None = None
+    lang: str | None = None
+    lang_score: float | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+    def as_tuple(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+
+OUTCOME_FIELDS = tuple(f.name for f in fields(Outcome))
+
+
+class Drop(Exception):
+    def __init__(self, reason: str, detail: str | None = None, **found):
+        super().__init__(reason)
+        self.reason, self.detail, self.found = reason, detail, found
+
+
+def document_id(record: warc.RawRecord, source: str) -> str:
+    """Stable id: a hash of the WARC-Record-ID, or of (file name, offset) where there is none."""
+    key = record.headers.get("warc-record-id") or f"{source.rsplit('/', 1)[-1]}@{record.offset}"
+    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+
+
+def process_file(path: str, cfg: IngestConfig):
+    """Every outcome of one input file, in file order. Never raises for bad data."""
+    try:
+        with fsspec.open(path, "rb") as raw:
+            yield from process_stream(raw, path, cfg)
+    except FileNotFoundError as err:
+        yield _file_outcome(path, "file_missing", str(err))
+    except OSError as err:
+        yield _file_outcome(path, "file_unreadable", f"{type(err).__name__}: {err}")
+
+
+def process_stream(raw, source: str, cfg: IngestConfig):
+    crawl, count = None, 0
+    for record in warc.iter_records(raw, cfg.max_record_bytes):
+        if record.warc_type == "warcinfo" and record.body:
+            crawl = _crawl_name(record.body) or crawl
+        count += 1
+        yield record_outcome(record, source, crawl, cfg)
+    if count == 0:
+        yield _file_outcome(source, "file_empty", "no records")
+
+
+def _file_outcome(path: str, reason: str, detail: str) -> Outcome:
+    return Outcome(id=hashlib.blake2b(path.encode(), digest_size=12).hexdigest(), source=path,
+                   offset=None, warc_type=None, reason=reason, detail=detail[:500])
+
+
+def _crawl_name(body: bytes) -> str | None:
+    for line in body.decode("utf-8", "replace").splitlines():
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "ispartof" and value.strip():
+            return value.strip()
+    if body.startswith(b"1 ") and b"CommonCrawl" in body:  # ARC v1 filedesc of Common Crawl
+        return "CC-ARC"
+    return None
+
+
+def record_outcome(record: warc.RawRecord, source: str, crawl: str | None, cfg: IngestConfig) -> Outcome:
+    """Kept document or dropped record, for one record. Pure: no I/O, no counters."""
+    h = record.headers
+    base = dict(id=document_id(record, source), source=source, offset=record.offset,
+                warc_type=record.warc_type, warc_record_id=h.get("warc-record-id"),
+                url=h.get("warc-target-uri"), crawl=crawl, warc_date=h.get("warc-date"))
+    try:
+        found = _document_fields(record, cfg)
+    except Drop as drop:
+        return Outcome(**base, **drop.found, reason=drop.reason, detail=drop.detail)
+    return Outcome(**base, **found)
+
+
+def _document_fields(record: warc.RawRecord, cfg: IngestConfig) -> dict:
+    if record.problem:
+        raise Drop(record.problem)
+    if record.warc_type == "conversion":  # WET: text already extracted by Common Crawl
+        text = extract.tidy_text(record.body.decode("utf-8", "replace"))
+        return _text_fields(text, cfg, payload_bytes=len(record.body), charset="utf-8")
+    if record.warc_type != "response":
+        raise Drop("not_response", record.warc_type)
+    h = record.headers
+    if h.get("warc-truncated") and not cfg.keep_truncated:
+        raise Drop("truncated", h["warc-truncated"])
+    if not h.get("content-type", "").startswith("application/http"):
+        raise Drop("not_html", h.get("content-type") or "no content type")
+    status, http, body = parse_http(record.body)
+    content_type = http.get("content-type", "")
+    found = dict(http_status=status, content_type=content_type[:200] or None, payload_bytes=len(body))
+    if not 200 <= status < 300:
+        raise Drop("http_status", str(status), **found)
+    if not is_html(content_type, body):
+        raise Drop("not_html", content_type or "no content type", **found)
+    body = undo_transfer_coding(body, http, cfg.max_record_bytes, found)
+    try:
+        html, charset = extract.decode_html(body, _declared_charset(content_type))
+    except extract.DecodeError as err:
+        raise Drop("decode_error", str(err), **found) from None
+    text = extract.extract_main_text(html, record.headers.get("warc-target-uri"), cfg.extractor)
+    return _text_fields(text, cfg, **found, charset=charset)
+
+
+def _text_fields(text: str, cfg: IngestConfig, **found) -> dict:
+    found.update(text_chars=len(text))
+    if not text:
+        raise Drop("empty_text", **found)
+    if len(text) < cfg.min_chars:
+        raise Drop("too_short", f"{len(text)} chars", **found)
+    lang, score = langid.identify(text, cfg.lid_max_chars)
+    found.update(lang=lang, lang_score=score)
+    if cfg.languages and (lang not in cfg.languages or score < cfg.min_lang_score):
+        raise Drop("language", f"{lang} {score}", **found)
+    return dict(found, text=text)
+
+
+def parse_http(block: bytes) -> tuple[int, dict, bytes]:
+    """(status, headers with lower-case names, body) of an HTTP response; Drop if unparsable."""
+    match = _STATUS_LINE.match(block)
+    if not match:
+        raise Drop("http_status", "no HTTP status line")
+    end, sep_len = _header_end(block)
+    headers = {}
+    for line in block[:end].decode("latin-1").splitlines()[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(match.group(1)), headers, block[end + sep_len:]
+
+
+def _header_end(block: bytes) -> tuple[int, int]:
+    ends = [(block.find(sep), len(sep)) for sep in (b"\r\n\r\n", b"\n\n")]
+    ends = [e for e in ends if e[0] >= 0]
+    return min(ends) if ends else (len(block), 0)
+
+
+def is_html(content_type: str, body: bytes) -> bool:
+    mime = content_type.split(";")[0].strip().lower()
+    if mime:
+        return mime in HTML_TYPES
+    head = body[:1024].lstrip().lower()  # no declared type: sniff, as browsers do
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
+
+
+def undo_transfer_coding(body: bytes, http: dict, limit: int, found: dict) -> bytes:
+    """Undo chunking and gzip/deflate, but only where the bytes show them.
+
+    Common Crawl stores payloads already decoded (and often keeps the original headers),
+    so a header alone is no proof the body is still encoded.
+    """
+    if "chunked" in http.get("transfer-encoding", "").lower():
+        body = _dechunk(body)
+    encoding = http.get("content-encoding", "").lower()
+    if encoding in ("gzip", "x-gzip", "deflate") and _looks_compressed(body):
+        decoder = zlib.decompressobj(47 if body[:2] == b"\x1f\x8b" else 15)
+        try:
+            out = decoder.decompress(body, limit + 1)
+        except zlib.error:
+            raise Drop("decode_error", f"bad {encoding} content encoding", **found) from None
+        if len(out) > limit:
+            raise Drop("oversize", "decompressed payload", **found)
+        return out
+    if encoding in ("br", "zstd") and not body.lstrip()[:1] == b"<":
+        raise Drop("decode_error", f"content encoding {encoding}", **found)
+    return body
+
+
+def _looks_compressed(body: bytes) -> bool:
+    return body[:2] == b"\x1f\x8b" or body[:1] == b"\x78"  # gzip magic, or a zlib header
+
+
+def _dechunk(body: bytes) -> bytes:
+    """Chunked transfer coding undone; the body unchanged where it is not really chunked."""
+    out, pos = [], 0
+    while pos < len(body):
+        match = _CHUNK_SIZE_LINE.match(body, pos)
+        if not match:
+            return b"".join(out) if out else body
+        size, pos = int(match.group(1), 16), match.end()
+        if size == 0:
+            return b"".join(out)
+        out.append(body[pos:pos + size])
+        pos += size
+        if body[pos:pos + 2] == b"\r\n":
+            pos += 2
+        elif body[pos:pos + 1] == b"\n":
+            pos += 1
+    return b"".join(out)
+
+
+def _declared_charset(content_type: str) -> str | None:
+    match = _CHARSET.search(content_type)
+    return match.group(1) if match else None

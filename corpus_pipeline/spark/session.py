@@ -1,0 +1,16 @@
+"""SparkSession for jobs: spark-submit's settings win; the config fills in what is unset."""
+from __future__ import annotations
+
+from pyspark import SparkConf
+from pyspark.sql import SparkSession
+
+from ..config import SparkConfig
+
+
+def get_spark(cfg: SparkConfig) -> SparkSession:
+    builder = SparkSession.builder.appName(cfg.app_name)
+    if not SparkConf().contains("spark.master"):  # plain `python jobs/x.py`, not spark-submit
+        builder = builder.master(cfg.master)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

@@ -1,0 +1,32 @@
+"""Run accounting: outcome counts -> `stats.json`, and the summary a job prints.
+
+Every record read ends in exactly one outcome, so `records_read == kept + sum(dropped)`
+by construction; inputs that yield no record at all are counted under `files`.
+"""
+from __future__ import annotations
+
+from .ingest import FILE_REASONS
+
+
+def summarise(kept: int, dropped_by_reason: dict[str, int], files: int) -> dict:
+    records = {r: n for r, n in sorted(dropped_by_reason.items()) if r not in FILE_REASONS}
+    failed = {r: n for r, n in sorted(dropped_by_reason.items()) if r in FILE_REASONS}
+    return {
+        "records_read": kept + sum(records.values()),
+        "kept": kept,
+        "dropped": records,
+        "files": {"read": files, "failed": failed},
+    }
+
+
+def format_summary(stats: dict, seconds: float, output: str) -> str:
+    lines = [
+        f"corpus-pipeline filter: {stats['files']['read']} files, "
+        f"{stats['records_read']:,} records read in {seconds:.1f} s",
+        f"  kept       {stats['kept']:>8,}",
+        f"  dropped    {sum(stats['dropped'].values()):>8,}",
+    ]
+    lines += [f"    {reason:<14}{n:>8,}" for reason, n in stats["dropped"].items()]
+    lines += [f"  file {reason}: {n}" for reason, n in stats["files"]["failed"].items()]
+    lines.append(f"  output     {output}  (documents/, dropped/, stats.json)")
+    return "\n".join(lines)
