@@ -37,7 +37,7 @@ FILE_REASONS = ("file_missing", "file_unreadable", "file_empty")
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 _STATUS_LINE = re.compile(rb"^HTTP/\d(?:\.\d)?\s+(\d{3})")
-_CHUNK_SIZE_LINE = re.compile(rb"^([0-9a-fA-F]+)[ \t]*(?:;[^\r\n]*)?\r?\n")
+_CHUNK_SIZE_LINE = re.compile(rb"([0-9a-fA-F]+)[ \t]*(?:;[^\r\n]*)?\r?\n")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 
 
@@ -123,12 +123,17 @@ def record_outcome(record: warc.RawRecord, source: str, crawl: str | None, cfg: 
     h = record.headers
     base = dict(id=document_id(record, source), source=source, offset=record.offset,
                 warc_type=record.warc_type, warc_record_id=h.get("warc-record-id"),
-                url=h.get("warc-target-uri"), crawl=crawl, warc_date=h.get("warc-date"))
+                url=_target_uri(h), crawl=crawl, warc_date=h.get("warc-date"))
     try:
         found = _document_fields(record, cfg)
     except Drop as drop:
         return Outcome(**base, **drop.found, reason=drop.reason, detail=drop.detail)
     return Outcome(**base, **found)
+
+
+def _target_uri(headers: dict) -> str | None:
+    uri = headers.get("warc-target-uri")
+    return uri.strip("<>") if uri else None  # wget writes <uri>, as a WARC 1.0 draft did
 
 
 def _document_fields(record: warc.RawRecord, cfg: IngestConfig) -> dict:
@@ -156,7 +161,7 @@ def _document_fields(record: warc.RawRecord, cfg: IngestConfig) -> dict:
         html, charset = extract.decode_html(body, _declared_charset(content_type))
     except extract.DecodeError as err:
         raise Drop("decode_error", str(err), **found) from None
-    text = extract.extract_main_text(html, record.headers.get("warc-target-uri"), cfg.extractor)
+    text = extract.extract_main_text(html, _target_uri(h), cfg.extractor)
     return _text_fields(text, cfg, **found, charset=charset)
 
 

@@ -25,6 +25,7 @@ GZIP_MAGIC = b"\x1f\x8b\x08"
 RAW_CHUNK = 1 << 20
 OUT_CHUNK = 1 << 20
 MAX_HEADER_BYTES = 1 << 16
+WARC_SEPARATOR = b"\r\n\r\nWARC/"  # end of one record, start of the next
 WARC_VERSION = re.compile(rb"^WARC/\d+\.\d+\r?\n?$")
 ARC_HEADER = re.compile(rb"^(\S+) (\S+) (\d{14}) (\S*) (\d+)\r?\n?$")
 
@@ -103,67 +104,93 @@ class _Chunks:
 
 
 class _Stream:
-    """Line and block reads over decompressed chunks, with pushback and an offset."""
+    """Line and block reads over decompressed chunks, with pushback and an offset.
+
+    `_buf[_pos:]` is the unread data; reads advance `_pos` instead of re-slicing the
+    buffer, so a megabyte chunk full of short header lines costs linear time.
+    """
 
     def __init__(self, raw):
         self._chunks = _Chunks(raw)
         self._buf = b""
+        self._pos = 0
         self.offset = 0
 
     def _fill(self) -> bool:
         chunk = self._chunks.next()
         if not chunk:
             return False
-        self._buf += chunk
+        self._buf = self._buf[self._pos:] + chunk
+        self._pos = 0
         return True
 
+    def _available(self) -> int:
+        return len(self._buf) - self._pos
+
     def peek(self, n: int) -> bytes:
-        while len(self._buf) < n and self._fill():
+        while self._available() < n and self._fill():
             pass
-        return self._buf[:n]
+        return self._buf[self._pos:self._pos + n]
 
     def readline(self, limit: int = MAX_HEADER_BYTES) -> bytes:
         while True:
-            end = self._buf.find(b"\n", 0, limit)
+            end = self._buf.find(b"\n", self._pos, self._pos + limit)
             if end >= 0:
-                return self._take(end + 1)
-            if len(self._buf) >= limit or not self._fill():
-                return self._take(min(len(self._buf), limit))
+                return self._take(end + 1 - self._pos)
+            if self._available() >= limit or not self._fill():
+                return self._take(min(self._available(), limit))
 
     def read(self, n: int) -> bytes:
-        while len(self._buf) < n and self._fill():
+        while self._available() < n and self._fill():
             pass
-        return self._take(min(n, len(self._buf)))
+        return self._take(min(n, self._available()))
 
-    def skip(self, n: int) -> int:
-        """Discard up to n bytes without holding them; returns how many were discarded."""
-        done = 0
+    def skip(self, n: int, stop: bytes | None = None) -> tuple[int, bool]:
+        """Discard up to n bytes without holding them; returns (discarded, stopped).
+
+        With `stop` (a record separator followed by a header start), stop early right after
+        the separator: a lying length must not swallow the records that follow it.
+        """
+        done, tail = 0, b""
         while done < n:
-            if not self._buf and not self._fill():
+            if not self._available() and not self._fill():
                 break
-            step = min(n - done, len(self._buf))
+            step = min(n - done, self._available())
+            if stop:
+                window = tail + self._buf[self._pos:self._pos + step]
+                at = window.find(stop)
+                if at >= 0:
+                    keep = at + stop.index(b"WARC/") - len(tail)
+                    if keep >= 0:
+                        self._take(keep)
+                    else:
+                        self.pushback(tail[keep:])
+                    return done + keep, True
+                tail = window[-(len(stop) - 1):]
             self._take(step)
             done += step
-        return done
+        return done, False
 
     def skip_blank_lines(self):
         while True:
-            stripped = self._buf.lstrip(b"\r\n")
-            self.offset += len(self._buf) - len(stripped)
-            self._buf = stripped
-            if self._buf or not self._fill():
+            while self._pos < len(self._buf) and self._buf[self._pos] in b"\r\n":
+                self._pos += 1
+                self.offset += 1
+            if self._available() or not self._fill():
                 return
 
     def pushback(self, data: bytes):
-        self._buf = data + self._buf
+        self._buf = data + self._buf[self._pos:]
+        self._pos = 0
         self.offset -= len(data)
 
     def resync(self):
-        self._buf = b""
+        self._buf, self._pos = b"", 0
         self._chunks.resync()
 
     def _take(self, n: int) -> bytes:
-        out, self._buf = self._buf[:n], self._buf[n:]
+        out = self._buf[self._pos:self._pos + n]
+        self._pos += n
         self.offset += n
         return out
 
@@ -182,7 +209,7 @@ def iter_records(raw, max_record_bytes: int):
             if not stream.peek(1):
                 return
             record = read_one(stream, max_record_bytes)
-            if record.problem in (None, "oversize") and not _next_is_header(stream, is_header):
+            if record.problem in (None, "oversize") and not _framing_ok(stream, is_header, record):
                 # The declared length lies: the next header may sit inside what we took as body.
                 if record.body:
                     stream.pushback(record.body)
@@ -190,6 +217,10 @@ def iter_records(raw, max_record_bytes: int):
             yield record
             if record.problem == "malformed":
                 _scan_to_header(stream, is_header)
+        except _DamageAfter as damage:
+            yield damage.record
+            yield RawRecord(stream.offset, problem="unreadable")
+            stream.resync()
         except CorruptData:
             yield RawRecord(start, problem="unreadable")
             stream.resync()
@@ -206,7 +237,7 @@ def _read_warc_record(stream: _Stream, max_record_bytes: int) -> RawRecord:
         length = int(headers["content-length"])
     except (KeyError, ValueError):
         return RawRecord(start, headers, problem="malformed")
-    return _read_body(stream, start, headers, length, max_record_bytes)
+    return _read_body(stream, start, headers, length, max_record_bytes, stop=WARC_SEPARATOR)
 
 
 def _read_arc_record(stream: _Stream, max_record_bytes: int) -> RawRecord:
@@ -255,15 +286,28 @@ def _read_headers(stream: _Stream) -> tuple[dict, str | None]:
         headers[last] = value.strip()
 
 
-def _read_body(stream, start, headers, length, max_record_bytes) -> RawRecord:
+def _read_body(stream, start, headers, length, max_record_bytes, stop=None) -> RawRecord:
     if length > max_record_bytes:
-        skipped = stream.skip(length)
-        problem = "oversize" if skipped == length else "truncated"
+        skipped, stopped = stream.skip(length, stop)
+        problem = "malformed" if stopped else "oversize" if skipped == length else "truncated"
         return RawRecord(start, headers, None, problem, length)
     body = stream.read(length)
     if len(body) < length:
         return RawRecord(start, headers, None, "truncated", length)
     return RawRecord(start, headers, body, None, length)
+
+
+def _framing_ok(stream: _Stream, is_header, record: RawRecord) -> bool:
+    try:
+        return _next_is_header(stream, is_header)
+    except CorruptData:
+        raise _DamageAfter(record) from None  # the record is whole; the damage starts after it
+
+
+class _DamageAfter(Exception):
+    def __init__(self, record: RawRecord):
+        super().__init__("damage after a complete record")
+        self.record = record
 
 
 def _next_is_header(stream: _Stream, is_header) -> bool:

@@ -1,0 +1,71 @@
+"""Shared fixtures: the real data folder, small WARC builders, and one local[2] Spark session."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("CORPUS_SHARED_DATA", REPO.parent / "shared" / "data"))
+SAMPLE = REPO / "data" / "sample"
+
+
+def shared_file(relative: str) -> Path:
+    """A file of ../shared/data; the test skips, saying why, where the folder is absent."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"needs the project's shared data ({path} is absent: clone with ../shared beside it)")
+    return path
+
+
+def warc_record(warc_type: str, body: bytes, **headers) -> bytes:
+    """One WARC/1.0 record as bytes; header names given as WARC_Target_URI=..."""
+    record_id = hashlib.md5(repr((warc_type, body, sorted(headers.items()))).encode()).hexdigest()
+    fields = {"WARC-Type": warc_type, "WARC-Record-ID": f"<urn:uuid:{record_id}>", "Content-Length": str(len(body))}
+    fields.update({k.replace("_", "-"): v for k, v in headers.items()})
+    head = "WARC/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
+    return head.encode() + body + b"\r\n\r\n"
+
+
+def http_response(body: bytes, status: str = "200 OK", content_type: str = "text/html; charset=utf-8",
+                  extra: str = "") -> bytes:
+    head = f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{extra}\r\n"
+    return head.encode("latin-1") + body
+
+
+def response_record(body: bytes, url: str = "http://example.com/", **http) -> bytes:
+    return warc_record("response", http_response(body, **http), WARC_Target_URI=url,
+                       Content_Type="application/http; msgtype=response")
+
+
+def gzip_members(records: list[bytes]) -> bytes:
+    """One gzip member per record, as Common Crawl writes .warc.gz."""
+    return b"".join(gzip.compress(r, mtime=0) for r in records)
+
+
+ENGLISH_PAGE = (
+    "<html><head><title>Harbour history</title></head><body><nav><a href='/'>Home</a></nav>"
+    "<article><h1>The old harbour</h1>"
+    "<p>The old harbour was built in the eighteenth century to shelter fishing boats from the "
+    "winter storms that sweep in from the north sea every year.</p>"
+    "<p>Today the harbour is a quiet place where visitors walk along the stone piers, watch the "
+    "boats come in, and read the history of the town on the boards near the lighthouse.</p>"
+    "</article></body></html>"
+).encode()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("corpus-pipeline-tests")
+               .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
