@@ -21,7 +21,10 @@ class AtomicOutput:
         self._Path = jvm.org.apache.hadoop.fs.Path
         self.final = final.rstrip("/")
         self.tmp = f"{self.final}.tmp-{uuid.uuid4().hex[:12]}"
-        self._fs = self._Path(self.final).getFileSystem(spark._jsc.hadoopConfiguration())
+        # A private instance, so that turning off local .crc side files touches no one else.
+        uri = self._Path(self.final).toUri()
+        self._fs = jvm.org.apache.hadoop.fs.FileSystem.newInstance(uri, spark._jsc.hadoopConfiguration())
+        self._fs.setWriteChecksum(False)
         if self._exists(self.final) and not self._exists(self.path(MARKER, self.final)):
             raise OutputError(f"output folder {self.final} exists and is not a corpus-pipeline output; "
                               "remove it or choose another --output")

@@ -8,7 +8,7 @@ from ..config import SparkConfig
 
 
 def get_spark(cfg: SparkConfig) -> SparkSession:
-    builder = SparkSession.builder.appName(cfg.app_name)
+    builder = SparkSession.builder.appName(cfg.app_name).config("spark.log.level", "WARN")
     if not SparkConf().contains("spark.master"):  # plain `python jobs/x.py`, not spark-submit
         builder = builder.master(cfg.master)
     spark = builder.getOrCreate()

@@ -1,0 +1,66 @@
+"""Config loading and input expansion: everything that must fail before Spark starts."""
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from corpus_pipeline import config, inputs
+from corpus_pipeline.config import ConfigError, FilterConfig
+
+from .conftest import REPO, SAMPLE
+
+SAMPLE_FILES = sorted(str(p) for p in SAMPLE.iterdir() if inputs.is_archive(p.name))
+
+
+def test_shipped_config_loads_with_documented_defaults():
+    cfg = config.load(FilterConfig, REPO / "conf" / "filter.yaml")
+    assert cfg.input == ("data/sample",) and cfg.ingest.languages == ("en",)
+    assert cfg == FilterConfig(input=("data/sample",), output="output/filter",
+                               spark=config.SparkConfig(app_name="corpus-pipeline-filter"))
+
+
+def test_overrides_are_parsed_as_yaml():
+    cfg = config.load(FilterConfig, None, ["ingest.min_chars=500", "ingest.languages=[en, de]", "output=x"])
+    assert (cfg.ingest.min_chars, cfg.ingest.languages, cfg.output) == (500, ("en", "de"), "x")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("ingest.min_chars=many", "ingest.min_chars must be int"),
+    ("ingest.min_lang_score=2", "ingest.min_lang_score must be in [0, 1]"),
+    ("ingest.extractor=regex", "ingest.extractor must be resiliparse or trafilatura"),
+    ("ingest.min_chras=5", "unknown config key ingest.min_chras"),
+    ("nonsense", "--set expects key=value"),
+])
+def test_bad_settings_are_one_line_errors(override, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        config.load(FilterConfig, None, [override])
+
+
+def test_bad_config_files(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        config.load(FilterConfig, tmp_path / "absent.yaml")
+    (tmp_path / "bad.yaml").write_text("ingest: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        config.load(FilterConfig, tmp_path / "bad.yaml")
+
+
+def test_folder_glob_and_file_inputs():
+    assert inputs.expand([str(SAMPLE)]) == SAMPLE_FILES
+    assert inputs.expand([str(SAMPLE / "*.warc.gz")]) == [f for f in SAMPLE_FILES if f.endswith(".warc.gz")]
+    assert inputs.expand([SAMPLE_FILES[0], SAMPLE_FILES[0]]) == [SAMPLE_FILES[0]]
+
+
+def test_manifests_plain_gzip_and_relative(tmp_path):
+    names = [p.rsplit("/", 1)[-1] for p in SAMPLE_FILES]
+    (tmp_path / "warc.paths").write_text("# sample\n" + "\n".join(names) + "\n\n")
+    assert inputs.expand([str(tmp_path / "warc.paths")], prefix=str(SAMPLE) + "/") == SAMPLE_FILES
+    (tmp_path / "abs.paths.gz").write_bytes(gzip.compress("\n".join(SAMPLE_FILES).encode()))
+    assert inputs.expand([str(tmp_path / "abs.paths.gz")]) == SAMPLE_FILES
+
+
+def test_missing_and_empty_inputs_are_errors(tmp_path):
+    with pytest.raises(inputs.InputError, match="input not found"):
+        inputs.expand([str(tmp_path / "nope.warc.gz")])
+    with pytest.raises(inputs.InputError, match="holds no WARC/WET/ARC file"):
+        inputs.expand([str(tmp_path)])

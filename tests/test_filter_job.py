@@ -1,0 +1,120 @@
+"""The filter job on Spark (local[2]) and through spark-submit, on the bundled real sample."""
+from __future__ import annotations
+
+import collections
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from corpus_pipeline import config, ingest, inputs
+from corpus_pipeline.spark.filter import run_filter
+from corpus_pipeline.spark.output import OutputError
+
+from .conftest import REPO, SAMPLE
+
+SAMPLE_FILES = inputs.expand([str(SAMPLE)])
+# Outcomes of the bundled sample with conf/filter.yaml (the same counts, file by file, as
+# tests/test_ingest.py asserts on the originals in shared/data).
+SAMPLE_STATS = {
+    "records_read": 311, "kept": 124,
+    "dropped": {"empty_text": 8, "http_status": 11, "language": 56, "not_html": 7, "not_response": 72,
+                "too_short": 31, "truncated": 2},
+    "files": {"read": 6, "failed": {}},
+}
+
+
+def filter_config(output, **ingest_settings) -> config.FilterConfig:
+    return config.FilterConfig(output=str(output), ingest=config.IngestConfig(**ingest_settings))
+
+
+@pytest.fixture(scope="module")
+def sample_run(spark, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out"
+    return out, run_filter(spark, filter_config(out), SAMPLE_FILES)
+
+
+def test_sample_stats_are_exact_and_reconcile(sample_run):
+    out, stats = sample_run
+    assert {k: v for k, v in stats.items() if k != "seconds"} == SAMPLE_STATS
+    assert stats["records_read"] == stats["kept"] + sum(stats["dropped"].values())
+    written = json.loads((out / "stats.json").read_text())
+    assert written["records_read"] == 311 and written["code_version"].startswith("0.1.0")
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "documents", "dropped", "inputs.txt", "stats.json"]
+
+
+def test_spark_output_equals_the_library_run_record_by_record(spark, sample_run):
+    out, _ = sample_run
+    expected = [o for path in SAMPLE_FILES for o in ingest.process_file(path, config.IngestConfig())]
+    documents = spark.read.parquet(str(out / "documents")).collect()
+    dropped = spark.read.parquet(str(out / "dropped")).collect()
+    assert sorted((r.id, r.text, r.lang) for r in documents) == \
+        sorted((o.id, o.text, o.lang) for o in expected if o.reason is None)
+    assert sorted((r.id, r.reason) for r in dropped) == sorted((o.id, o.reason) for o in expected if o.reason)
+    assert len({r.id for r in documents} | {r.id for r in dropped}) == 311
+
+
+def test_document_schema(spark, sample_run):
+    out, _ = sample_run
+    documents = spark.read.parquet(str(out / "documents"))
+    assert set(documents.columns) >= {"id", "url", "crawl", "warc_date", "source", "text", "lang", "lang_score",
+                                      "payload_bytes", "text_chars", "warc_record_id"}
+    crawls = collections.Counter(r.crawl for r in documents.select("crawl").collect())
+    assert crawls == {"CC-ARC": 63, "CC-MAIN-2016-50": 23, "CC-MAIN-2014-35": 1, "CC-MAIN-2020-34": 1,
+                      "GREENWASHING-SAMPLE-IA": 15, None: 21}
+
+
+def test_damaged_and_missing_inputs_are_counted(spark, tmp_path):
+    good = SAMPLE / "CC-MAIN-2020-34_resiliparse-warcfile.warc.gz"
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(good.read_bytes()[:70_000])
+    (tmp_path / "empty.warc.gz").write_bytes(b"")
+    files = [str(good), str(cut), str(tmp_path / "empty.warc.gz"), str(tmp_path / "missing.warc.gz")]
+    stats = run_filter(spark, filter_config(tmp_path / "out"), files)
+    assert stats["files"] == {"read": 4, "failed": {"file_empty": 1, "file_missing": 1}}
+    assert stats["dropped"]["truncated"] == 1
+    assert stats["records_read"] == stats["kept"] + sum(stats["dropped"].values())
+    assert 50 < stats["records_read"] < 100
+
+
+def test_rerun_replaces_output_atomically_and_refuses_foreign_folders(spark, tmp_path):
+    out = tmp_path / "out"
+    first = run_filter(spark, filter_config(out), SAMPLE_FILES[:2])
+    second = run_filter(spark, filter_config(out), SAMPLE_FILES[:2])
+    assert first["records_read"] == second["records_read"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary or old folders left
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "precious.txt").write_text("keep me")
+    with pytest.raises(OutputError, match="is not a corpus-pipeline output"):
+        run_filter(spark, filter_config(foreign), SAMPLE_FILES[:1])
+    assert (foreign / "precious.txt").read_text() == "keep me"
+
+
+def job_env():
+    env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def test_spark_submit_default_run_prints_summary(tmp_path):
+    out = tmp_path / "out"
+    result = subprocess.run(["spark-submit", "--master", "local[2]", "jobs/filter.py", "--output", str(out)],
+                            cwd=REPO, env=job_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "311 records read" in result.stdout and "kept" in result.stdout
+    assert json.loads((out / "stats.json").read_text())["kept"] == SAMPLE_STATS["kept"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--input", "/nonexistent/x.warc.gz"], "filter.py: error: input not found: /nonexistent/x.warc.gz"),
+    (["--set", "ingest.min_chars=lots"], "filter.py: error: ingest.min_chars must be int"),
+    (["--conf", "/nonexistent.yaml"], "filter.py: error: config file not found"),
+])
+def test_bad_invocations_fail_in_one_line_before_spark(args, message):
+    result = subprocess.run([sys.executable, "jobs/filter.py", *args], cwd=REPO, env=job_env(),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(message) and result.stderr.count("\n") == 1
