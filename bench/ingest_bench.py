@@ -138,7 +138,7 @@ def find_data(arg: str | None) -> Path:
         if all((path / group).is_dir() for group in GROUPS):
             return path
     sys.exit(f"ingest_bench: no WARC data at {' or '.join(map(str, candidates))} "
-             f"(expected sub-folders {', '.join(GROUPS)}/); pass --data DIR")
+             f"(expected sub-folders {', '.join(g + '/' for g in GROUPS)}); pass --data DIR")
 
 
 def list_files(data: Path) -> list[tuple[str, str]]:

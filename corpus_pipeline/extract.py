@@ -23,7 +23,8 @@ from resiliparse.parse.html import HTMLTree
 BINARY_SNIFF_BYTES = 4096
 MAX_CONTROL_RATIO = 0.01
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
-_BLANK_RUNS = re.compile(r"\n\s*\n+")
+_BLANK_RUNS = re.compile(r"\n{2,}")
+_SPACE_RUNS = re.compile(r"[^\S\n]+")  # any whitespace but newline, no-break spaces included
 
 
 class DecodeError(ValueError):
@@ -86,6 +87,6 @@ def _extract_trafilatura(html: str, url: str | None) -> str:
 
 
 def tidy_text(text: str) -> str:
-    """Strip each line, and collapse runs of blank lines into one line break."""
-    lines = (line.strip() for line in text.splitlines())
+    """One space between words, no blank lines: blocks separated by a single line break."""
+    lines = (_SPACE_RUNS.sub(" ", line).strip() for line in text.splitlines())
     return _BLANK_RUNS.sub("\n", "\n".join(lines)).strip()

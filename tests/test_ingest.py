@@ -136,7 +136,7 @@ REAL_COUNTS = {
         {"not_response": 523, "not_html": 158, "http_status": 47, "empty_text": 1, "too_short": 2, None: 91},
     "warc/non_cc/wget-2024_dolma-sample-0000.warc.gz": {"not_response": 26, "too_short": 1, None: 21},
     "warc/non_cc/wayback-2010_cdx-toolkit-extract.warc.gz":
-        {"not_response": 1, "language": 23, "too_short": 17, "empty_text": 1, None: 15},
+        {"not_response": 1, "language": 24, "too_short": 17, "empty_text": 1, None: 14},
 }
 
 
