@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = [REPO_ROOT.parent / "shared" / "data" / "warc", Path("/work/shared/data/warc")]
+DEFAULT_DATA = [REPO_ROOT.parent / "shared" / "data" / "warc"]
 GROUPS = {"cc": "Common Crawl", "non_cc": "non-CC"}
 CONTENDERS = ("ours", "baseline")
 
@@ -79,6 +79,10 @@ def baseline_text(record, trafilatura, counts: dict) -> str | None:
     if record.rec_type == "conversion":  # WET: the text is already extracted
         return record.content_stream().read().decode("utf-8", "replace")
     if record.rec_type != "response" or record.http_headers is None:
+        return None
+    # The same pages as ours extracts: 2xx HTML, not truncated by the crawler.
+    status = record.http_headers.get_statuscode() or ""
+    if not status.startswith("2") or record.rec_headers.get_header("WARC-Truncated"):
         return None
     content_type = record.http_headers.get_header("Content-Type") or ""
     if not content_type.lower().startswith("text/html"):
