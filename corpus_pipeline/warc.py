@@ -200,7 +200,7 @@ def iter_records(raw, max_record_bytes: int):
     stream = _Stream(raw)
     is_arc = stream.peek(11) == b"filedesc://"
     read_one = _read_arc_record if is_arc else _read_warc_record
-    is_header = _is_arc_header if is_arc else WARC_VERSION.match
+    is_header = ARC_HEADER.match if is_arc else WARC_VERSION.match
     while True:
         start = stream.offset
         try:
@@ -233,16 +233,16 @@ def _read_warc_record(stream: _Stream, max_record_bytes: int) -> RawRecord:
     headers, problem = _read_headers(stream)
     if problem:
         return RawRecord(start, headers, problem=problem)
-    try:
-        length = int(headers["content-length"])
-    except (KeyError, ValueError):
+    length = headers.get("content-length", "")
+    if not length.isdigit():
         return RawRecord(start, headers, problem="malformed")
+    length = int(length)
     return _read_body(stream, start, headers, length, max_record_bytes, stop=WARC_SEPARATOR)
 
 
 def _read_arc_record(stream: _Stream, max_record_bytes: int) -> RawRecord:
     start = stream.offset
-    match = _is_arc_header(stream.readline())
+    match = ARC_HEADER.match(stream.readline())
     if not match:
         return RawRecord(start, problem="malformed")
     url, ip, date, mime, length = (g.decode("latin-1") for g in match.groups())
@@ -260,10 +260,6 @@ def _arc_type(url: str) -> str:
     if url.startswith("filedesc://"):
         return "warcinfo"
     return "response" if url.startswith(("http://", "https://")) else "resource"
-
-
-def _is_arc_header(line: bytes):
-    return ARC_HEADER.match(line)
 
 
 def _read_headers(stream: _Stream) -> tuple[dict, str | None]:

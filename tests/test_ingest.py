@@ -153,3 +153,8 @@ def test_bundled_sample_is_the_documented_real_data():
         assert shared, f"{name} in data/sample has no documented origin"
         if (original := shared_file(shared)).exists():
             assert (SAMPLE / name).read_bytes() == original.read_bytes()
+
+
+def test_trafilatura_extractor_can_be_chosen():
+    doc = one(response_record(ENGLISH_PAGE), IngestConfig(extractor="trafilatura"))
+    assert doc.reason is None and "The old harbour was built" in doc.text and "Home" not in doc.text

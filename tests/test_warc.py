@@ -167,3 +167,12 @@ def test_not_an_archive_is_one_malformed_record():
 
 def test_empty_input_has_no_records():
     assert read_all(b"") == []
+
+
+@pytest.mark.parametrize("bad_length", ["", "-5", "12x"])
+def test_missing_or_bad_content_length_is_malformed(bad_length):
+    good = warc_record("response", b"payload")
+    broken = good.replace(b"Content-Length: 7", f"Content-Length: {bad_length}".encode())
+    records = read_all(broken + good)
+    assert [r.problem for r in records] == ["malformed", None]
+    assert records[1].body == b"payload"
