@@ -21,6 +21,11 @@ class InputError(ValueError):
     """An input that does not exist or holds no archive file; the message is for the user."""
 
 
+def exists(path: str) -> bool:
+    fs, _, _ = fsspec.get_fs_token_paths(path)
+    return fs.exists(path)
+
+
 def is_archive(path: str) -> bool:
     return path.lower().endswith(ARCHIVE_SUFFIXES)
 

@@ -28,5 +28,8 @@ def format_summary(stats: dict, seconds: float, output: str) -> str:
     ]
     lines += [f"    {reason:<14}{n:>8,}" for reason, n in stats["dropped"].items()]
     lines += [f"  file {reason}: {n}" for reason, n in stats["files"]["failed"].items()]
+    if stats.get("quality"):
+        q = stats["quality"]
+        lines.append(f"  quality    model {q['model_version']}, alpha {q['alpha']}, seed {q['seed']}")
     lines.append(f"  output     {output}  (documents/, dropped/, stats.json)")
     return "\n".join(lines)

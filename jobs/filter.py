@@ -31,6 +31,9 @@ def load_settings(args):
     if args.output:
         overrides.append("output=" + json.dumps(args.output))
     cfg = config.load(config.FilterConfig, args.conf, overrides)
+    if cfg.quality.model and not inputs.exists(f"{cfg.quality.model}/manifest.json"):
+        raise config.ConfigError(f"quality.model: no trained model at {cfg.quality.model} "
+                                 "(train one with jobs/train_classifier.py, or --set quality.model= to skip scoring)")
     return cfg, inputs.expand(cfg.input, cfg.input_prefix)
 
 

@@ -1,30 +1,35 @@
 """The filter job on Spark: input files -> `documents/` and `dropped/` Parquet + stats.
 
-One task per input file runs `ingest.process_file`; every outcome becomes one row. Kept
-rows go to `documents/`, dropped rows (without text) to `dropped/` with their reason.
-Counts are read back from the written Parquet, never from accumulators, so task retries
-and speculative execution cannot skew them.
+One task per input file runs `ingest.process_file`; every outcome becomes one row. Then
+the quality classifier tags each ingested document with `quality_score` and `quality_u`,
+and the Pareto rule decides (GPT-3 Appendix A). Kept rows go to `documents/`; dropped rows
+go to `dropped/` with their reason (text only for `quality` drops, so that another alpha
+is a re-selection, not a re-run). Counts are read back from the written Parquet, never
+from accumulators, so task retries and speculative execution cannot skew them.
 """
 from __future__ import annotations
 
 import json
 import time
 
+import fsspec
 import yaml
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from .. import code_version, config, ingest, stats
+from .. import code_version, config, ingest, quality, stats
 from .output import AtomicOutput
+from .quality import tag_documents
 
 _TYPES = {"offset": T.LongType(), "http_status": T.IntegerType(), "payload_bytes": T.LongType(),
           "text_chars": T.IntegerType(), "lang_score": T.DoubleType()}
 OUTCOME_SCHEMA = T.StructType(
     [T.StructField(name, _TYPES.get(name, T.StringType()), True) for name in ingest.OUTCOME_FIELDS]
 )
-DOCUMENT_COLUMNS = [c for c in ingest.OUTCOME_FIELDS if c not in ("reason", "detail")]
-DROPPED_COLUMNS = [c for c in ingest.OUTCOME_FIELDS if c != "text"]
+QUALITY_COLUMNS = ["quality_score", "quality_u"]
+DOCUMENT_COLUMNS = [c for c in ingest.OUTCOME_FIELDS if c not in ("reason", "detail")] + QUALITY_COLUMNS
+DROPPED_COLUMNS = list(ingest.OUTCOME_FIELDS) + QUALITY_COLUMNS
 
 
 def outcome_rows(path: str, cfg: config.IngestConfig):
@@ -38,16 +43,31 @@ def outcomes_frame(spark, files: list[str], cfg: config.IngestConfig):
     return spark.createDataFrame(rdd.flatMap(lambda path: outcome_rows(path, cfg)), OUTCOME_SCHEMA)
 
 
+def select_by_quality(outcomes, cfg: config.QualityConfig):
+    """Tag ingested documents with score and draw; the Pareto rule's rejects get reason `quality`."""
+    docs = outcomes.filter(F.col("reason").isNull())
+    dropped = outcomes.filter(F.col("reason").isNotNull())
+    if not cfg.model:
+        return docs.unionByName(dropped).select(*ingest.OUTCOME_FIELDS, *[F.lit(None).cast("double").alias(c)
+                                                                          for c in QUALITY_COLUMNS])
+    tagged = tag_documents(docs, cfg.model, cfg.seed, cfg.alpha)
+    decided = (tagged.withColumn("reason", F.when(~F.col("keep"), F.lit("quality")))
+               .withColumn("detail", F.when(~F.col("keep"), F.format_number("quality_score", 4))))
+    return decided.drop("keep").unionByName(dropped, allowMissingColumns=True)
+
+
 def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
     """Write the job's output atomically to `cfg.output`; return its stats."""
     started = time.time()
     out = AtomicOutput(spark, cfg.output)
     try:
-        outcomes = outcomes_frame(spark, files, cfg.ingest).persist(StorageLevel.MEMORY_AND_DISK)
-        outcomes.filter(F.col("reason").isNull()).select(DOCUMENT_COLUMNS).write.parquet(out.path("documents"))
-        outcomes.filter(F.col("reason").isNotNull()).select(DROPPED_COLUMNS).write.parquet(out.path("dropped"))
-        outcomes.unpersist()
+        outcomes = outcomes_frame(spark, files, cfg.ingest)
+        rows = select_by_quality(outcomes, cfg.quality).persist(StorageLevel.MEMORY_AND_DISK)
+        rows.filter(F.col("reason").isNull()).select(DOCUMENT_COLUMNS).write.parquet(out.path("documents"))
+        rows.filter(F.col("reason").isNotNull()).select(DROPPED_COLUMNS).write.parquet(out.path("dropped"))
+        rows.unpersist()
         run_stats = count_outcomes(spark, out.path("documents"), out.path("dropped"), len(files))
+        run_stats["quality"] = quality_summary(cfg.quality)
         run_stats["seconds"] = round(time.time() - started, 1)
         out.write_text("config.yaml", yaml.safe_dump(config.to_dict(cfg), sort_keys=False))
         out.write_text("inputs.txt", "".join(f + "\n" for f in files))
@@ -57,6 +77,19 @@ def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
         out.abort()
         raise
     return run_stats
+
+
+def quality_summary(cfg: config.QualityConfig) -> dict | None:
+    if not cfg.model:
+        return None
+    manifest = read_text(cfg.model + "/" + quality.MANIFEST_FILE)
+    return {"model": cfg.model, "model_version": json.loads(manifest)["model_version"],
+            "alpha": cfg.alpha, "seed": cfg.seed}
+
+
+def read_text(path: str) -> str:
+    with fsspec.open(path, "r") as fh:
+        return fh.read()
 
 
 def count_outcomes(spark, documents: str, dropped: str, files: int) -> dict:

@@ -2,13 +2,12 @@
 
 A job writes everything under `<output>.tmp-<run id>/`; `commit()` swaps it into place, so
 readers see either the previous complete output or the new complete one, never a mix.
-A folder is only ever replaced when it holds a previous output (its `stats.json`).
+A folder is only ever replaced when it holds a previous output (its marker file:
+`stats.json` for a job's output, `manifest.json` for a model).
 """
 from __future__ import annotations
 
 import uuid
-
-MARKER = "stats.json"
 
 
 class OutputError(RuntimeError):
@@ -16,7 +15,7 @@ class OutputError(RuntimeError):
 
 
 class AtomicOutput:
-    def __init__(self, spark, final: str):
+    def __init__(self, spark, final: str, marker: str = "stats.json"):
         jvm = spark._jvm
         self._Path = jvm.org.apache.hadoop.fs.Path
         self.final = final.rstrip("/")
@@ -25,7 +24,7 @@ class AtomicOutput:
         uri = self._Path(self.final).toUri()
         self._fs = jvm.org.apache.hadoop.fs.FileSystem.newInstance(uri, spark._jsc.hadoopConfiguration())
         self._fs.setWriteChecksum(False)
-        if self._exists(self.final) and not self._exists(self.path(MARKER, self.final)):
+        if self._exists(self.final) and not self._exists(self.path(marker, self.final)):
             raise OutputError(f"output folder {self.final} exists and is not a corpus-pipeline output; "
                               "remove it or choose another --output")
 
@@ -33,9 +32,12 @@ class AtomicOutput:
         return f"{root or self.tmp}/{name}"
 
     def write_text(self, name: str, text: str):
+        self.write_bytes(name, text.encode("utf-8"))
+
+    def write_bytes(self, name: str, data: bytes):
         stream = self._fs.create(self._Path(self.path(name)), True)
         try:
-            stream.write(bytearray(text.encode("utf-8")))
+            stream.write(bytearray(data))
         finally:
             stream.close()
 

@@ -1,0 +1,217 @@
+"""Quality classifier on Spark: training (GPT-3 Appendix A) and tagging documents.
+
+Training consumes the reference sources of a `TrainConfig` (positives: WebText, Wikipedia,
+books; negatives: raw Common Crawl) and produces a model folder:
+  spark_model/            the fitted Spark ML PipelineModel (Tokenizer -> HashingTF -> LR)
+  weights.npz             the same weights for the Spark-free `quality.QualityModel`
+  manifest.json           model_version, sources with counts and fingerprints, parameters,
+                          validation metrics and per-source score distributions
+  validation_scores/      Parquet (id, source, label, score) of the validation documents,
+                          read by the calibration command
+Tagging adds `quality_score` and the draw `quality_u` to documents and decides `keep`.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+
+import numpy as np
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.classification import LogisticRegression
+from pyspark.ml.evaluation import BinaryClassificationEvaluator
+from pyspark.ml.feature import HashingTF, Normalizer, SQLTransformer, Tokenizer
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from .. import code_version, ingest, inputs, quality, references
+from ..config import IngestConfig, ReferenceSource, TrainConfig, to_dict
+from .output import AtomicOutput
+
+REFERENCE_SCHEMA = T.StructType([
+    T.StructField("id", T.StringType(), False), T.StructField("source", T.StringType(), False),
+    T.StructField("label", T.IntegerType(), False), T.StructField("text", T.StringType(), False),
+])
+SCORE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+# ---- loading reference documents, one Spark task per file
+
+def source_units(source: ReferenceSource, label: int) -> list[tuple]:
+    """(source, label, file) work units: one per input file where the format allows."""
+    if source.format == "warc":
+        files = inputs.expand([source.path])
+    elif any(ch in source.path for ch in "*?["):
+        files = sorted(glob.glob(source.path))
+    else:
+        files = [source.path] if os.path.exists(source.path) else []
+    if not files:
+        raise inputs.InputError(f"source {source.name}: nothing matches {source.path}")
+    return [(source, label, path) for path in files]
+
+
+def load_unit(unit: tuple, ingest_cfg: IngestConfig):
+    source, label, path = unit
+    if source.format == "warc":  # raw Common Crawl text as the ingest stage keeps it
+        for outcome in ingest.process_file(path, ingest_cfg):
+            if outcome.reason is None:
+                yield outcome.id, source.name, label, outcome.text
+        return
+    for doc in references.LOADERS[source.format](path, source.name):
+        yield doc.id, source.name, label, doc.text
+
+
+def reference_frame(spark, cfg: TrainConfig):
+    units = [u for s in cfg.positives for u in source_units(s, 1)]
+    units += [u for s in cfg.negatives for u in source_units(s, 0)]
+    ingest_cfg = cfg.ingest
+    rows = spark.sparkContext.parallelize(units, len(units)).flatMap(lambda u: load_unit(u, ingest_cfg))
+    return spark.createDataFrame(rows, REFERENCE_SCHEMA)
+
+
+def hash_column(*parts, column: str = "id"):
+    """A uniform [0, 1) column from a hash of (parts..., id): deterministic, partition-free."""
+    return F.udf(lambda value: quality.unit_hash(*parts, value), T.DoubleType())(F.col(column))
+
+
+def cap_per_source(docs, cfg: TrainConfig):
+    """Keep at most max_docs per source: the first ones in a seeded hash order."""
+    caps = {s.name: s.max_docs for s in cfg.positives + cfg.negatives if s.max_docs}
+    if not caps:
+        return docs
+    cap = F.create_map(*[x for name, n in caps.items() for x in (F.lit(name), F.lit(n))])
+    rank = F.row_number().over(Window.partitionBy("source").orderBy("cap_u", "id"))
+    return (docs.withColumn("cap_u", hash_column("cap", cfg.seed))
+            .withColumn("rank", rank)
+            .filter(F.col("rank") <= F.coalesce(cap[F.col("source")], F.lit(2**31 - 1)))
+            .drop("cap_u", "rank"))
+
+
+# ---- training
+
+def quality_pipeline(cfg: TrainConfig) -> Pipeline:
+    stages = [Tokenizer(inputCol="text", outputCol="words"),
+              HashingTF(inputCol="words", outputCol="counts", numFeatures=cfg.num_features)]
+    stages.append(Normalizer(inputCol="counts", outputCol="features", p=2.0) if cfg.normalize
+                  else SQLTransformer(statement="SELECT *, counts AS features FROM __THIS__"))
+    # No standardization: it would blow up the weight of rare hashed terms.
+    stages.append(LogisticRegression(featuresCol="features", labelCol="label", weightCol="weight",
+                                     regParam=cfg.reg_param, maxIter=cfg.max_iter, standardization=False))
+    return Pipeline(stages=stages)
+
+
+def with_class_weights(train):
+    """Balanced classes: each class weighs half of the training set."""
+    counts = {r["label"]: r["count"] for r in train.groupBy("label").count().collect()}
+    total = sum(counts.values())
+    weight = F.when(F.col("label") == 1, total / (2 * counts[1])).otherwise(total / (2 * counts[0]))
+    return train.withColumn("weight", weight), counts
+
+
+def score_column(scored):
+    return scored.withColumn("score", vector_to_array("probability")[1])
+
+
+def train_classifier(spark, cfg: TrainConfig) -> dict:
+    """Fit, evaluate and save the model folder atomically; return its manifest."""
+    started = time.time()
+    out = AtomicOutput(spark, cfg.output, marker=quality.MANIFEST_FILE)
+    try:
+        docs = cap_per_source(reference_frame(spark, cfg), cfg)
+        docs = docs.withColumn("validation", hash_column("split", cfg.seed) < cfg.validation_fraction).cache()
+        train, class_counts = with_class_weights(docs.filter(~F.col("validation")))
+        # Few partitions: every L-BFGS iteration ships one dense gradient per partition.
+        model = quality_pipeline(cfg).fit(train.coalesce(spark.sparkContext.defaultParallelism))
+        validation = score_column(model.transform(docs.filter(F.col("validation")))).cache()
+        python_model = export_weights(model, cfg)
+        manifest = {
+            "model_version": python_model.version,
+            "created_unix": int(time.time()),
+            "code_version": code_version(),
+            "features": {"tokenizer": "pyspark.ml.feature.Tokenizer", "hashing": "pyspark.ml.feature.HashingTF",
+                         "num_features": cfg.num_features, "hash": "murmur3_x86_32 seed 42",
+                         "l2_normalized": cfg.normalize},
+            "params": {"reg_param": cfg.reg_param, "max_iter": cfg.max_iter, "seed": cfg.seed,
+                       "validation_fraction": cfg.validation_fraction,
+                       "train_docs_by_label": {str(k): v for k, v in sorted(class_counts.items())}},
+            "sources": source_summaries(docs, cfg),
+            "validation": validation_metrics(validation),
+            "config": to_dict(cfg),
+        }
+        model.save(out.path("spark_model"))
+        validation.select("id", "source", "label", "score").coalesce(1).write.parquet(out.path("validation_scores"))
+        out.write_bytes(quality.WEIGHTS_FILE, python_model.weights_file_bytes())
+        manifest["training_seconds"] = round(time.time() - started, 1)
+        out.write_text(quality.MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
+        out.commit()
+    except BaseException:
+        out.abort()
+        raise
+    finally:
+        spark.catalog.clearCache()
+    return manifest
+
+
+def export_weights(model: PipelineModel, cfg: TrainConfig) -> quality.QualityModel:
+    lr = model.stages[-1]
+    dense = lr.coefficients.toArray()
+    indices = np.flatnonzero(dense).astype(np.int64)
+    weights, intercept = dense[indices], float(lr.intercept)
+    return quality.QualityModel(cfg.num_features, indices, weights, intercept, cfg.normalize,
+                                quality.weights_version(indices, weights, intercept))
+
+
+def source_summaries(docs, cfg: TrainConfig) -> list[dict]:
+    """Per source: documents used for training and validation, and an order-free fingerprint."""
+    fingerprint = F.sum(F.xxhash64("id", "text").cast("decimal(38,0)"))
+    rows = {r["source"]: r for r in docs.groupBy("source").agg(
+        F.count("*").alias("docs"), F.sum(F.col("validation").cast("int")).alias("validation"),
+        F.sum(F.length("text")).alias("chars"), fingerprint.alias("fingerprint")).collect()}
+    summaries = []
+    for label, sources in ((1, cfg.positives), (0, cfg.negatives)):
+        for s in sources:
+            row = rows.get(s.name)
+            if row is None:
+                raise ValueError(f"source {s.name} ({s.path}) yielded no document")
+            summaries.append({"name": s.name, "label": label, "format": s.format, "path": s.path,
+                              "max_docs": s.max_docs, "docs": row["docs"], "validation": row["validation"],
+                              "chars": row["chars"], "fingerprint": format(int(row["fingerprint"]) % 2**64, "016x")})
+    return summaries
+
+
+def validation_metrics(validation) -> dict:
+    auc = BinaryClassificationEvaluator(rawPredictionCol="rawPrediction", labelCol="label",
+                                        metricName="areaUnderROC").evaluate(validation)
+    rows = validation.select("source", "label", "score").collect()
+    labels = np.array([r["label"] for r in rows])
+    predicted = np.array([r["score"] >= 0.5 for r in rows])
+    true_pos = int(np.sum(predicted & (labels == 1)))
+    precision = true_pos / max(int(predicted.sum()), 1)
+    recall = true_pos / max(int((labels == 1).sum()), 1)
+    by_source = {}
+    for source in sorted({r["source"] for r in rows}):
+        scores = np.array([r["score"] for r in rows if r["source"] == source])
+        by_source[source] = score_distribution(scores)
+    return {"docs": len(rows), "roc_auc": round(auc, 4), "precision_at_0.5": round(precision, 4),
+            "recall_at_0.5": round(recall, 4), "score_by_source": by_source}
+
+
+def score_distribution(scores: np.ndarray) -> dict:
+    histogram, _ = np.histogram(scores, bins=10, range=(0.0, 1.0))
+    return {"docs": len(scores), "mean": round(float(scores.mean()), 4),
+            "quantiles": {str(q): round(float(np.quantile(scores, q)), 4) for q in SCORE_QUANTILES},
+            "histogram_10_bins": histogram.tolist()}
+
+
+# ---- tagging and selecting documents in jobs/filter.py
+
+def tag_documents(docs, model_path: str, seed: int, alpha: float):
+    """Add quality_score, quality_u and keep (the Pareto rule) to documents with `id`, `text`."""
+    scored = PipelineModel.load(model_path).transform(docs)
+    scored = scored.withColumn("quality_score", vector_to_array("probability")[1])
+    scored = scored.drop("words", "counts", "features", "rawPrediction", "probability", "prediction")
+    scored = scored.withColumn("quality_u", hash_column("pareto", seed))
+    return scored.withColumn("keep", F.col("quality_u") < F.pow(2.0 - F.col("quality_score"), -alpha))
