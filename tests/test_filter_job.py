@@ -16,18 +16,20 @@ from corpus_pipeline.spark.output import OutputError
 from .conftest import REPO, SAMPLE
 
 SAMPLE_FILES = inputs.expand([str(SAMPLE)])
-# Outcomes of the bundled sample with conf/filter.yaml (the same counts, file by file, as
-# tests/test_ingest.py asserts on the originals in shared/data).
+# Ingest outcomes of the bundled sample with conf/filter.yaml but no quality model (the
+# same counts, file by file, as tests/test_ingest.py asserts on the originals in shared/data).
 SAMPLE_STATS = {
     "records_read": 311, "kept": 123,
     "dropped": {"empty_text": 8, "http_status": 11, "language": 57, "not_html": 7, "not_response": 72,
                 "too_short": 31, "truncated": 2},
     "files": {"read": 6, "failed": {}},
+    "quality": None,
 }
 
 
-def filter_config(output, **ingest_settings) -> config.FilterConfig:
-    return config.FilterConfig(output=str(output), ingest=config.IngestConfig(**ingest_settings))
+def filter_config(output) -> config.FilterConfig:
+    """Ingest only: the quality stage has its own tests (test_quality_spark.py)."""
+    return config.FilterConfig(output=str(output), quality=config.QualityConfig(model=""))
 
 
 @pytest.fixture(scope="module")
@@ -100,12 +102,17 @@ def job_env():
 
 
 def test_spark_submit_default_run_prints_summary(tmp_path):
+    """The README's first command: the sample through ingest and the shipped quality model."""
     out = tmp_path / "out"
     result = subprocess.run(["spark-submit", "--master", "local[2]", "jobs/filter.py", "--output", str(out)],
                             cwd=REPO, env=job_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "311 records read" in result.stdout and "kept" in result.stdout
-    assert json.loads((out / "stats.json").read_text())["kept"] == SAMPLE_STATS["kept"]
+    assert "311 records read" in result.stdout and "alpha 9.0" in result.stdout
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["quality"]["model_version"] == json.loads((REPO / "models/quality/manifest.json").read_text())[
+        "model_version"]
+    assert (stats["kept"], stats["dropped"]["quality"]) == (7, 116)
+    assert stats["kept"] + stats["dropped"]["quality"] == SAMPLE_STATS["kept"]
 
 
 @pytest.mark.parametrize("args, message", [

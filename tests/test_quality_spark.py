@@ -95,7 +95,7 @@ def test_selection_is_the_same_under_any_partitioning(spark, trained):
     frame = spark.createDataFrame([(f"doc{i}", t) for i, t in enumerate(texts)], "id string, text string")
     results = []
     for partitions in (1, 3, 7):
-        tagged = spark_quality.tag_documents(frame.repartition(partitions), folder + "/spark_model", 99, 9.0)
+        tagged = spark_quality.tag_documents(frame.repartition(partitions), folder, 99, 9.0)
         results.append(sorted((r.id, r.keep, round(r.quality_score, 12), r.quality_u)
                               for r in tagged.select("id", "keep", "quality_score", "quality_u").collect()))
     assert results[0] == results[1] == results[2]

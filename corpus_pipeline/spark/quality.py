@@ -36,6 +36,7 @@ REFERENCE_SCHEMA = T.StructType([
     T.StructField("label", T.IntegerType(), False), T.StructField("text", T.StringType(), False),
 ])
 SCORE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+SPARK_MODEL = "spark_model"
 
 
 # ---- loading reference documents, one Spark task per file
@@ -141,7 +142,7 @@ def train_classifier(spark, cfg: TrainConfig) -> dict:
             "validation": validation_metrics(validation),
             "config": to_dict(cfg),
         }
-        model.save(out.path("spark_model"))
+        model.save(out.path(SPARK_MODEL))
         validation.select("id", "source", "label", "score").coalesce(1).write.parquet(out.path("validation_scores"))
         out.write_bytes(quality.WEIGHTS_FILE, python_model.weights_file_bytes())
         manifest["training_seconds"] = round(time.time() - started, 1)
@@ -208,9 +209,9 @@ def score_distribution(scores: np.ndarray) -> dict:
 
 # ---- tagging and selecting documents in jobs/filter.py
 
-def tag_documents(docs, model_path: str, seed: int, alpha: float):
+def tag_documents(docs, model_folder: str, seed: int, alpha: float):
     """Add quality_score, quality_u and keep (the Pareto rule) to documents with `id`, `text`."""
-    scored = PipelineModel.load(model_path).transform(docs)
+    scored = PipelineModel.load(f"{model_folder}/{SPARK_MODEL}").transform(docs)
     scored = scored.withColumn("quality_score", vector_to_array("probability")[1])
     scored = scored.drop("words", "counts", "features", "rawPrediction", "probability", "prediction")
     scored = scored.withColumn("quality_u", hash_column("pareto", seed))
