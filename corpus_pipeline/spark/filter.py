@@ -45,11 +45,10 @@ def outcomes_frame(spark, files: list[str], cfg: config.IngestConfig):
 
 def select_by_quality(outcomes, cfg: config.QualityConfig):
     """Tag ingested documents with score and draw; the Pareto rule's rejects get reason `quality`."""
+    if not cfg.model:
+        return outcomes.select(*ingest.OUTCOME_FIELDS, *[F.lit(None).cast("double").alias(c) for c in QUALITY_COLUMNS])
     docs = outcomes.filter(F.col("reason").isNull())
     dropped = outcomes.filter(F.col("reason").isNotNull())
-    if not cfg.model:
-        return docs.unionByName(dropped).select(*ingest.OUTCOME_FIELDS, *[F.lit(None).cast("double").alias(c)
-                                                                          for c in QUALITY_COLUMNS])
     tagged = tag_documents(docs, cfg.model, cfg.seed, cfg.alpha)
     decided = (tagged.withColumn("reason", F.when(~F.col("keep"), F.lit("quality")))
                .withColumn("detail", F.when(~F.col("keep"), F.format_number("quality_score", 4))))
@@ -61,11 +60,13 @@ def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
     started = time.time()
     out = AtomicOutput(spark, cfg.output)
     try:
-        outcomes = outcomes_frame(spark, files, cfg.ingest)
+        # Both cached: ingest feeds two branches (scored, dropped), and rows feed two writes.
+        outcomes = outcomes_frame(spark, files, cfg.ingest).persist(StorageLevel.MEMORY_AND_DISK)
         rows = select_by_quality(outcomes, cfg.quality).persist(StorageLevel.MEMORY_AND_DISK)
         rows.filter(F.col("reason").isNull()).select(DOCUMENT_COLUMNS).write.parquet(out.path("documents"))
         rows.filter(F.col("reason").isNotNull()).select(DROPPED_COLUMNS).write.parquet(out.path("dropped"))
         rows.unpersist()
+        outcomes.unpersist()
         run_stats = count_outcomes(spark, out.path("documents"), out.path("dropped"), len(files))
         run_stats["quality"] = quality_summary(cfg.quality)
         run_stats["seconds"] = round(time.time() - started, 1)
