@@ -69,9 +69,50 @@ class ReferenceSource:
     def validate(self):
         from .references import LOADERS
 
-        formats = sorted([*LOADERS, "warc"])
+        formats = sorted([*LOADERS, "warc", "parquet"])
         _require(self.format in formats, f"source {self.name}: format must be one of {', '.join(formats)}")
         _require(self.max_docs >= 0, f"source {self.name}: max_docs must be >= 0")
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    enabled: bool = True
+    # "bands": MinHash over word n-grams with LSH banding and exact verification (scales);
+    # "spark_minhashlsh": GPT-3's Spark ML MinHashLSH over unigram HashingTF features.
+    mode: str = "bands"
+    num_hashes: int = 10  # GPT-3: "MinHashLSH implementation with 10 hashes"
+    # 10 hashes as 5 bands of 2 rows: a pair of Jaccard J becomes a candidate with
+    # probability 1 - (1 - J^2)^5: 0.99 at J = 0.8, 0.76 at 0.5, 0.10 at 0.15 (README S-curve).
+    bands: int = 5
+    rows: int = 2
+    ngram: int = 5  # shingle = 5 consecutive lower-cased words
+    jaccard_threshold: float = 0.8  # verified pairs at or above this are duplicates
+    max_bucket: int = 50  # buckets above this are linked as stars to their smallest member
+    num_features: int = 1 << 18  # HashingTF buckets for mode spark_minhashlsh
+    seed: int = 7
+    max_iterations: int = 100  # connected-components rounds (one per hop of a cluster's diameter)
+    # Datasets whose near-duplicates are removed from ours (e.g. WebText); never removed.
+    references: tuple[ReferenceSource, ...] = ()
+
+    def validate(self):
+        _require(self.mode in ("bands", "spark_minhashlsh"), "dedup.mode must be bands or spark_minhashlsh")
+        _require(self.bands * self.rows == self.num_hashes, "dedup.bands * dedup.rows must equal dedup.num_hashes")
+        _require(0 < self.jaccard_threshold <= 1, "dedup.jaccard_threshold must be in (0, 1]")
+        _require(self.ngram > 0 and self.max_bucket > 1, "dedup.ngram must be > 0 and dedup.max_bucket > 1")
+        for source in self.references:
+            source.validate()
+
+
+@dataclass(frozen=True)
+class DedupJobConfig:
+    input: tuple[str, ...] = ()  # Parquet folders with at least id and text
+    output: str = "output/dedup"
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    spark: SparkConfig = field(default_factory=SparkConfig)
+
+    def validate(self):
+        _require(len(self.input) > 0, "input: at least one Parquet folder is needed")
+        self.dedup.validate()
 
 
 @dataclass(frozen=True)
@@ -112,6 +153,7 @@ class FilterConfig:
     input_prefix: str = ""
     ingest: IngestConfig = field(default_factory=IngestConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
     spark: SparkConfig = field(default_factory=SparkConfig)
 
     def validate(self):
@@ -119,6 +161,7 @@ class FilterConfig:
         _require(bool(self.output), "output: a folder is needed")
         self.ingest.validate()
         self.quality.validate()
+        self.dedup.validate()
 
 
 def _require(ok: bool, message: str):
@@ -184,6 +227,8 @@ def _coerce(hint, value, name: str):
         if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
             raise ConfigError(f"{name} must be a list of strings")
         return tuple(items)
+    if hint is str and value is None:  # `--set key=` and `key:` in YAML mean an empty string
+        return ""
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):

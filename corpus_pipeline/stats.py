@@ -31,5 +31,10 @@ def format_summary(stats: dict, seconds: float, output: str) -> str:
     if stats.get("quality"):
         q = stats["quality"]
         lines.append(f"  quality    model {q['model_version']}, alpha {q['alpha']}, seed {q['seed']}")
+    if stats.get("dedup"):
+        d = stats["dedup"]
+        lines.append(f"  dedup      {d['mode']}: {d['candidate_pairs']:,} candidate pairs "
+                     f"({d['candidate_pairs_per_doc']} per document), {d['verified_pairs']:,} verified, "
+                     f"{d['references']:,} reference documents")
     lines.append(f"  output     {output}  (documents/, dropped/, stats.json)")
     return "\n".join(lines)

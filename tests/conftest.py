@@ -65,6 +65,7 @@ def spark():
     session = (SparkSession.builder.master("local[2]").appName("corpus-pipeline-tests")
                .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+               .config("spark.sql.execution.pythonUDF.arrow.enabled", "false")
                .getOrCreate())
     session.sparkContext.setLogLevel("ERROR")
     yield session

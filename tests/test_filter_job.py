@@ -24,12 +24,14 @@ SAMPLE_STATS = {
                 "too_short": 31, "truncated": 2},
     "files": {"read": 6, "failed": {}},
     "quality": None,
+    "dedup": None,
 }
 
 
-def filter_config(output) -> config.FilterConfig:
-    """Ingest only: the quality stage has its own tests (test_quality_spark.py)."""
-    return config.FilterConfig(output=str(output), quality=config.QualityConfig(model=""))
+def filter_config(output, dedup: bool = False) -> config.FilterConfig:
+    """Ingest only (and dedup if asked): quality has its own tests (test_quality_spark.py)."""
+    return config.FilterConfig(output=str(output), quality=config.QualityConfig(model=""),
+                               dedup=config.DedupConfig(enabled=dedup))
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +68,19 @@ def test_document_schema(spark, sample_run):
     crawls = collections.Counter(r.crawl for r in documents.select("crawl").collect())
     assert crawls == {"CC-ARC": 63, "CC-MAIN-2016-50": 23, "CC-MAIN-2014-35": 1, "CC-MAIN-2020-34": 1,
                       "GREENWASHING-SAMPLE-IA": 14, None: 21}
+
+
+def test_dedup_in_the_filter_removes_the_sample_near_duplicates(spark, tmp_path):
+    """The sample holds real near-duplicates: CDC 'page not found' pages reached under
+    several URLs, and Omya pages captured twice by the Wayback Machine."""
+    out = tmp_path / "out"
+    stats = run_filter(spark, filter_config(out, dedup=True), SAMPLE_FILES)
+    assert (stats["kept"], stats["dropped"]["duplicate"]) == (117, 6)
+    assert stats["dedup"]["docs"] == 123 and stats["dedup"]["verified_pairs"] == 8
+    kept = {r.id: r.url for r in spark.read.parquet(str(out / "documents")).collect()}
+    removed = spark.read.parquet(str(out / "dropped")).filter("reason = 'duplicate'").collect()
+    assert all(r.duplicate_of in kept for r in removed)
+    assert sorted(r.url.split("/")[2] for r in removed) == ["www.cdc.gov"] * 2 + ["www.omya.de:80"] * 4
 
 
 def test_damaged_and_missing_inputs_are_counted(spark, tmp_path):

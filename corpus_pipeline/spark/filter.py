@@ -4,7 +4,9 @@ One task per input file runs `ingest.process_file`; every outcome becomes one ro
 the quality classifier tags each ingested document with `quality_score` and `quality_u`,
 and the Pareto rule decides (GPT-3 Appendix A). Kept rows go to `documents/`; dropped rows
 go to `dropped/` with their reason (text only for `quality` drops, so that another alpha
-is a re-selection, not a re-run). Counts are read back from the written Parquet, never
+is a re-selection, not a re-run). Last, fuzzy dedup removes near-duplicates among the kept
+documents and of the reference datasets (`duplicate`, `duplicate_of_reference`, with the
+id of the document kept in `duplicate_of`). Counts are read back from the written Parquet, never
 from accumulators, so task retries and speculative execution cannot skew them.
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pyspark.sql import types as T
 
 from .. import code_version, config, ingest, quality, stats
 from .output import AtomicOutput
+from .dedup import deduplicate, reference_documents
 from .quality import tag_documents
 
 _TYPES = {"offset": T.LongType(), "http_status": T.IntegerType(), "payload_bytes": T.LongType(),
@@ -29,7 +32,7 @@ OUTCOME_SCHEMA = T.StructType(
 )
 QUALITY_COLUMNS = ["quality_score", "quality_u"]
 DOCUMENT_COLUMNS = [c for c in ingest.OUTCOME_FIELDS if c not in ("reason", "detail")] + QUALITY_COLUMNS
-DROPPED_COLUMNS = list(ingest.OUTCOME_FIELDS) + QUALITY_COLUMNS
+DROPPED_COLUMNS = list(ingest.OUTCOME_FIELDS) + QUALITY_COLUMNS + ["duplicate_of"]
 
 
 def outcome_rows(path: str, cfg: config.IngestConfig):
@@ -55,6 +58,18 @@ def select_by_quality(outcomes, cfg: config.QualityConfig):
     return decided.drop("keep").unionByName(dropped, allowMissingColumns=True)
 
 
+def drop_duplicates(spark, rows, cfg: config.FilterConfig):
+    """Fuzzy dedup of the documents the quality stage kept (GPT-3 order: filter, then dedup)."""
+    kept = rows.filter(F.col("reason").isNull())
+    if not cfg.dedup.enabled:
+        return rows.withColumn("duplicate_of", F.lit(None).cast("string")), None
+    references = reference_documents(spark, cfg.dedup, cfg.ingest)
+    tagged, report = deduplicate(kept, references, cfg.dedup)
+    decided = (tagged.withColumn("reason", F.col("dedup_reason"))
+               .withColumn("detail", F.col("duplicate_of")).drop("dedup_reason"))
+    return decided.unionByName(rows.filter(F.col("reason").isNotNull()), allowMissingColumns=True), report
+
+
 def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
     """Write the job's output atomically to `cfg.output`; return its stats."""
     started = time.time()
@@ -62,13 +77,15 @@ def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
     try:
         # Both cached: ingest feeds two branches (scored, dropped), and rows feed two writes.
         outcomes = outcomes_frame(spark, files, cfg.ingest).persist(StorageLevel.MEMORY_AND_DISK)
-        rows = select_by_quality(outcomes, cfg.quality).persist(StorageLevel.MEMORY_AND_DISK)
+        selected = select_by_quality(outcomes, cfg.quality).persist(StorageLevel.MEMORY_AND_DISK)
+        rows, dedup_report = drop_duplicates(spark, selected, cfg)
+        rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
         rows.filter(F.col("reason").isNull()).select(DOCUMENT_COLUMNS).write.parquet(out.path("documents"))
         rows.filter(F.col("reason").isNotNull()).select(DROPPED_COLUMNS).write.parquet(out.path("dropped"))
-        rows.unpersist()
-        outcomes.unpersist()
+        spark.catalog.clearCache()
         run_stats = count_outcomes(spark, out.path("documents"), out.path("dropped"), len(files))
         run_stats["quality"] = quality_summary(cfg.quality)
+        run_stats["dedup"] = dedup_report
         run_stats["seconds"] = round(time.time() - started, 1)
         out.write_text("config.yaml", yaml.safe_dump(config.to_dict(cfg), sort_keys=False))
         out.write_text("inputs.txt", "".join(f + "\n" for f in files))

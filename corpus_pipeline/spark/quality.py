@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 import time
 
 import numpy as np
@@ -48,7 +47,7 @@ def source_units(source: ReferenceSource, label: int) -> list[tuple]:
     elif any(ch in source.path for ch in "*?["):
         files = sorted(glob.glob(source.path))
     else:
-        files = [source.path] if os.path.exists(source.path) else []
+        files = [source.path] if inputs.exists(source.path) else []
     if not files:
         raise inputs.InputError(f"source {source.name}: nothing matches {source.path}")
     return [(source, label, path) for path in files]
@@ -66,11 +65,22 @@ def load_unit(unit: tuple, ingest_cfg: IngestConfig):
 
 
 def reference_frame(spark, cfg: TrainConfig):
-    units = [u for s in cfg.positives for u in source_units(s, 1)]
-    units += [u for s in cfg.negatives for u in source_units(s, 0)]
-    ingest_cfg = cfg.ingest
-    rows = spark.sparkContext.parallelize(units, len(units)).flatMap(lambda u: load_unit(u, ingest_cfg))
-    return spark.createDataFrame(rows, REFERENCE_SCHEMA)
+    labelled = [(s, 1) for s in cfg.positives] + [(s, 0) for s in cfg.negatives]
+    return sources_frame(spark, labelled, cfg.ingest)
+
+
+def sources_frame(spark, labelled: list[tuple[ReferenceSource, int]], ingest_cfg: IngestConfig):
+    """(id, source, label, text) of every document of the sources, each with its label."""
+    parquet = [(s, label) for s, label in labelled if s.format == "parquet"]
+    units = [u for s, label in labelled if s.format != "parquet" for u in source_units(s, label)]
+    frame = spark.createDataFrame(spark.sparkContext.emptyRDD(), REFERENCE_SCHEMA)
+    if units:
+        rows = spark.sparkContext.parallelize(units, len(units)).flatMap(lambda u: load_unit(u, ingest_cfg))
+        frame = spark.createDataFrame(rows, REFERENCE_SCHEMA)
+    for source, label in parquet:  # e.g. a previous run's documents/: read by Spark directly
+        frame = frame.unionByName(spark.read.parquet(source.path).select(
+            "id", F.lit(source.name).alias("source"), F.lit(label).alias("label"), "text"))
+    return frame
 
 
 def hash_column(*parts, column: str = "id"):

@@ -1,0 +1,457 @@
+"""Fuzzy-dedup cost versus corpus size: documents/s, candidate pairs/doc and peak memory.
+
+Data: real text only, from ../shared/data, loaded with corpus_pipeline.references:
+- books:     positives/books/*.txt (12 Gutenberg books), load_gutenberg(passage_chars=1500);
+- webtext:   positives/webtext/webtext.valid.trunc63tok.jsonl (snippets of <= 63 tokens);
+- dolma_cc:  cc_text/dolma_CC-MAIN-...-00140_ccby-subset.jsonl.gz (Common Crawl text);
+- cc_head:   cc_text/dolma-cc_en_head/cc_en_head-0091.jsonl (CCNet head, 10 docs);
+- dclm:      cc_text/dclm-human-quality/majority_data.jsonl (extracted web pages);
+- wikipedia: positives/wikipedia/enwiki-...-shortened.bz2 (load_mediawiki_xml);
+- wikitext:  positives/wikipedia/wikitext-2_valid.tokens.txt (load_wikitext_tokens).
+That is about 13,100 real documents (the pool), ordered by blake2b("<seed>:<id>").
+
+Corpus of size N: the first min(0.9 N, pool size) pool documents ("originals"), then
+planted near-duplicates until N: variant j copies original j mod n_orig and edits a
+fraction f of its words, f uniform in [2%, 10%] (from a hash of seed and the variant id);
+each edit drops the word or replaces it with a word drawn from the pool's vocabulary
+(50/50). So 1k = 900 real + 100 planted, 10k = 9,000 + 1,000, and 100k = the whole pool
+(~13.1k) + ~86.9k planted (~6.6 variants per original, which are also near-duplicates of
+each other): the 100k corpus is far more duplicated than the smaller ones. The header prints
+the exact composition and, on a sample of planted (variant, original) pairs, their 5-gram
+shingle Jaccard, since edits of 2-10% of the words leave many planted pairs below 0.8.
+
+Modes (corpus_pipeline.spark.dedup.deduplicate, no references):
+- bands:            DedupConfig() (10 MinHash, 5 bands x 2 rows over word 5-gram shingles,
+                    exact verification);
+- spark_minhashlsh: dataclasses.replace(DedupConfig(), mode="spark_minhashlsh"), the
+                    GPT-3-faithful Spark ML MinHashLSH (10 OR-ed tables, unigram features).
+
+Each (mode, size) runs in its own child process, so it has its own JVM. The corpus is
+written once to Parquet; the child reads it and counts it once (JVM start-up and the read
+are not timed), then times deduplicate() plus a count of the tagged result that also counts
+its dedup_reason column (forcing the final join). Measured:
+- wall seconds of that, documents/s, candidate pairs/doc (the module's own report: distinct
+  banded pairs in mode bands, sum over the 10 tables of bucket pairs in spark_minhashlsh),
+  verified pairs and removed fraction;
+- peak memory, sampled every 0.5 s from /proc by the parent over the child's process tree:
+  VmHWM (peak RSS) of the Python driver, of the JVM, the largest VmHWM among the Python
+  workers, and the largest sampled sum of VmRSS over the whole tree. The driver's own
+  ru_maxrss (RUSAGE_SELF) is printed beside it as a cross-check.
+A run that passes --timeout seconds of timed work is killed (its process group) and printed
+as "timed out after N s", with whatever it reported before: the candidate-pair count is
+printed by the child as soon as the edge finder returns it, before the expensive join.
+
+Usage: python bench/dedup_bench.py [--sizes 1000,10000,100000] [--modes bands,spark_minhashlsh]
+                                   [--timeout 300] [--data DIR] [--workdir DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
+SEED = 20240601
+ORIGINAL_SHARE = 0.9  # at most this share of a corpus is real pool documents
+EDIT_RANGE = (0.02, 0.10)  # share of a variant's words dropped or replaced
+PAGE_KB = 1  # /proc VmHWM and VmRSS are in kB
+
+
+# ---------------------------------------------------------------- real documents
+
+def real_sources(data: Path) -> dict:
+    """name -> zero-argument loader of RefDocs; every file under data/ is real text."""
+    from corpus_pipeline import references as R
+
+    wiki_xml = sorted(glob.glob(str(data / "positives/wikipedia/enwiki*.bz2")))[0]
+    return {
+        "books": lambda: R.load_gutenberg(str(data / "positives/books/*.txt"), "books", passage_chars=1500),
+        "webtext": lambda: R.load_jsonl(str(data / "positives/webtext/webtext.valid.trunc63tok.jsonl"), "webtext"),
+        "dolma_cc": lambda: R.load_jsonl(glob.glob(str(data / "cc_text/dolma_CC-MAIN-*.jsonl.gz"))[0], "dolma_cc"),
+        "cc_head": lambda: R.load_jsonl(str(data / "cc_text/dolma-cc_en_head/cc_en_head-0091.jsonl"), "cc_head"),
+        "dclm": lambda: (doc for doc, _ in R.load_labelled_jsonl(
+            str(data / "cc_text/dclm-human-quality/majority_data.jsonl"), "dclm")),
+        "wikipedia": lambda: R.load_mediawiki_xml(wiki_xml, "wikipedia"),
+        "wikitext": lambda: R.load_wikitext_tokens(str(data / "positives/wikipedia/wikitext-2_valid.tokens.txt"),
+                                                   "wikitext"),
+    }
+
+
+def hash_order(key: str, seed: int = SEED) -> bytes:
+    return hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
+
+
+def load_pool(data: Path, sources: tuple[str, ...] | None = None) -> list:
+    """Real RefDocs of the chosen sources, distinct ids, in seeded hash order."""
+    docs = {}
+    for name, load in real_sources(data).items():
+        if sources is None or name in sources:
+            docs.update((doc.id, doc) for doc in load())
+    return sorted(docs.values(), key=lambda doc: hash_order(doc.id))
+
+
+def rng_for(key: str, seed: int = SEED):
+    import numpy as np
+
+    return np.random.default_rng(int.from_bytes(hash_order(key, seed), "little"))
+
+
+def vocabulary(pool: list, max_docs: int = 3000) -> list[str]:
+    """Distinct words of the first pool documents: replacement words for planted edits."""
+    return sorted({w for doc in pool[:max_docs] for w in doc.text.split()})
+
+
+def edit_words(text: str, edits: int, rng, vocab: list[str]) -> str:
+    """`edits` distinct word positions each dropped or replaced by a vocabulary word (50/50);
+    paragraph breaks are kept."""
+    lines = [line.split(" ") for line in text.split("\n")]
+    positions = [(i, j) for i, line in enumerate(lines) for j in range(len(line))]
+    chosen = rng.choice(len(positions), size=min(edits, len(positions)), replace=False)
+    for k in chosen:
+        i, j = positions[k]
+        lines[i][j] = "" if rng.random() < 0.5 else vocab[rng.integers(len(vocab))]
+    return "\n".join(" ".join(w for w in line if w) for line in lines)
+
+
+def planted_variant(doc, variant_id: str, vocab: list[str]) -> str:
+    rng = rng_for(variant_id)
+    share = rng.uniform(*EDIT_RANGE)
+    return edit_words(doc.text, max(1, round(share * len(doc.text.split()))), rng, vocab)
+
+
+def build_corpus(pool: list, size: int, vocab: list[str]) -> tuple[list[dict], dict]:
+    """Rows (id, text, source, original) and the composition; see the module docstring."""
+    n_orig = min(round(ORIGINAL_SHARE * size), len(pool))
+    rows = [dict(id=d.id, text=d.text, source=d.source, original=None) for d in pool[:n_orig]]
+    for j in range(size - n_orig):
+        doc = pool[j % n_orig]
+        vid = f"v{j // n_orig}-{doc.id}"
+        rows.append(dict(id=vid, text=planted_variant(doc, vid, vocab), source=doc.source, original=doc.id))
+    by_source = {}
+    for row in rows[:n_orig]:
+        by_source[row["source"]] = by_source.get(row["source"], 0) + 1
+    return rows, dict(size=size, originals=n_orig, planted=size - n_orig, by_source=by_source,
+                      chars=sum(len(r["text"]) for r in rows))
+
+
+def planted_jaccards(rows: list[dict], ngram: int, sample: int = 2000) -> list[float]:
+    """Exact shingle Jaccard of (variant, original) for a hash-ordered sample of variants."""
+    from corpus_pipeline import dedup
+
+    texts = {r["id"]: r["text"] for r in rows if r["original"] is None}
+    variants = sorted((r for r in rows if r["original"]), key=lambda r: hash_order(r["id"]))[:sample]
+    return [dedup.jaccard(dedup.shingles(r["text"], ngram), dedup.shingles(texts[r["original"]], ngram))
+            for r in variants]
+
+
+def write_parquet(rows: list[dict], path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"id": [r["id"] for r in rows], "text": [r["text"] for r in rows]})
+    pq.write_table(table, path, row_group_size=2000)
+
+
+# ---------------------------------------------------------------- one run (child process)
+
+def spark_session(app: str):
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    spark = (SparkSession.builder.master("local[2]").appName(app)
+             .config("spark.ui.enabled", "false")
+             .config("spark.sql.shuffle.partitions", "8")
+             .config("spark.sql.execution.pythonUDF.arrow.enabled", "false")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def child(mode: str, parquet: str) -> None:
+    from pyspark.sql import functions as F
+
+    from corpus_pipeline.config import DedupConfig
+    from corpus_pipeline.spark import dedup as spark_dedup
+
+    cfg = dataclasses.replace(DedupConfig(), mode=mode)
+    spark = spark_session(f"dedup-bench-{mode}")
+    targets = spark.read.parquet(parquet)
+    docs = targets.count()
+    emit("START", docs=docs)
+    start = time.perf_counter()
+    wrap_edge_finders(spark_dedup, start)
+    tagged, report = spark_dedup.deduplicate(targets, None, cfg)
+    counted = tagged.agg(F.count("*").alias("rows"), F.count("dedup_reason").alias("removed")).first()
+    seconds = time.perf_counter() - start
+    emit("RESULT", seconds=seconds, rows=counted["rows"], removed_rows=counted["removed"], report=report,
+         driver_maxrss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    spark.stop()
+
+
+def wrap_edge_finders(spark_dedup, start: float) -> None:
+    """Report each edge finder's counts when it returns (before the join runs), so that a run
+    killed later still tells how many candidate pairs it faced. deduplicate() looks the
+    finders up as module globals at call time, so replacing them here is enough."""
+    for name in ("banded_edges", "minhashlsh_edges"):
+        original = getattr(spark_dedup, name)
+
+        def wrapped(nodes, cfg, _original=original):
+            edges, counts = _original(nodes, cfg)
+            emit("EDGES", seconds=time.perf_counter() - start, **counts)
+            return edges, counts
+
+        setattr(spark_dedup, name, wrapped)
+
+
+def emit(tag: str, **fields) -> None:
+    print(f"{tag} {json.dumps(fields, default=str)}", flush=True)
+
+
+# ---------------------------------------------------------------- parent: run, watch, kill
+
+def proc_tree(root: int) -> list[int]:
+    """root and all its descendants, from /proc/*/stat parent ids."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def proc_memory(pid: int) -> tuple[str, int, int] | None:
+    """(kind, VmHWM kB, VmRSS kB) of a live process; kind is driver/jvm/python_worker/other."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            status = dict(line.split(":", 1) for line in f if ":" in line)
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+    if "VmHWM" not in status:
+        return None
+    kind = ("jvm" if "java" in cmd.split(" ")[0] else
+            "python_worker" if "pyspark.daemon" in cmd or "pyspark.worker" in cmd else "other")
+    return kind, int(status["VmHWM"].split()[0]), int(status["VmRSS"].split()[0])
+
+
+class MemoryWatch:
+    """Peaks over a process tree, sampled every `interval` seconds."""
+
+    def __init__(self, root: int, interval: float = 0.5):
+        self.root, self.interval = root, interval
+        self.hwm = {}  # pid -> (kind, max VmHWM seen)
+        self.max_total_rss = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.stop.is_set():
+            self.sample()
+            self.stop.wait(self.interval)
+
+    def sample(self):
+        total = 0
+        for pid in proc_tree(self.root):
+            mem = proc_memory(pid)
+            if mem is None:
+                continue
+            kind = "driver" if pid == self.root else mem[0]
+            self.hwm[pid] = (kind, max(mem[1], self.hwm.get(pid, (kind, 0))[1]))
+            total += mem[2]
+        self.max_total_rss = max(self.max_total_rss, total)
+
+    def peaks(self) -> dict:
+        self.stop.set()
+        self.thread.join()
+        by_kind = {}
+        for kind, hwm in self.hwm.values():
+            by_kind[kind] = max(by_kind.get(kind, 0), hwm)
+        return dict(driver_hwm_kb=by_kind.get("driver", 0), jvm_hwm_kb=by_kind.get("jvm", 0),
+                    worker_hwm_kb=by_kind.get("python_worker", 0), tree_rss_kb=self.max_total_rss,
+                    processes=len(self.hwm))
+
+
+def run_one(mode: str, parquet: Path, timeout: float, startup_limit: float = 180.0) -> dict:
+    """Run one child; kill its process group `timeout` s after it starts timing."""
+    env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, __file__, "--child", mode, str(parquet)], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    watch = MemoryWatch(proc.pid)
+    lines, errors = [], []
+    readers = [threading.Thread(target=lambda s=s, out=out: out.extend(s), daemon=True)
+               for s, out in ((proc.stdout, lines), (proc.stderr, errors))]
+    for reader in readers:
+        reader.start()
+    launched, started, outcome = time.perf_counter(), None, {}
+    while proc.poll() is None:
+        time.sleep(0.2)
+        if started is None and any(line.startswith("START") for line in lines):
+            started = time.perf_counter()
+        limit = (started + timeout) if started is not None else (launched + startup_limit)
+        if time.perf_counter() > limit:
+            os.killpg(proc.pid, 9)  # the child's own session: its JVM and Python workers
+            proc.wait()
+            outcome["timed_out"] = f"{timeout:.0f}" if started is not None else f"start-up ({startup_limit:.0f} s)"
+    for reader in readers:
+        reader.join(timeout=5)
+    outcome.update(watch.peaks())
+    for line in lines:
+        tag, _, payload = line.partition(" ")
+        if tag in ("START", "EDGES", "RESULT"):
+            outcome[tag.lower()] = json.loads(payload)
+    if "result" not in outcome and "timed_out" not in outcome:
+        outcome["error"] = f"exit {proc.returncode}: " + "".join(errors)[-1500:]
+    return outcome
+
+
+# ---------------------------------------------------------------- report
+
+def mib(kb: int) -> str:
+    return f"{kb / 1024:,.0f}"
+
+
+def table_row(mode: str, size: int, out: dict) -> str:
+    edges = out.get("edges") or (out.get("result") or {}).get("report") or {}
+    pairs = edges.get("candidate_pairs")
+    shingled = edges.get("shingled_docs") or size
+    cand = f"{pairs:,}" if pairs is not None else "-"
+    per_doc = f"{pairs / shingled:,.2f}" if pairs is not None else "-"
+    mem = f"{mib(out['driver_hwm_kb']):>7} {mib(out['jvm_hwm_kb']):>7} {mib(out['worker_hwm_kb']):>7} " \
+          f"{mib(out['tree_rss_kb']):>8}"
+    if "result" in out:
+        mem += f" {mib(out['result']['driver_maxrss_kb']):>8}"
+    if "result" in out:
+        res, rep = out["result"], out["result"]["report"]
+        return (f"{mode:<17} {size:>7,} {res['seconds']:>9.1f} {out['edges']['seconds']:>7.1f} "
+                f"{size / res['seconds']:>9,.0f} {cand:>14} {per_doc:>10} "
+                f"{rep['verified_pairs']:>9,} {rep['removed_fraction']:>8.3f} {mem}")
+    status = f"timed out after {out['timed_out']} s" if "timed_out" in out else "FAILED"
+    edges_at = f" (edges known at {out['edges']['seconds']:.0f} s)" if out.get("edges") else ""
+    return f"{mode:<17} {size:>7,} {status:>27} {cand:>14} {per_doc:>10} {'-':>9} {'-':>8} {mem}{edges_at}"
+
+
+HEADER = (f"{'mode':<17} {'docs':>7} {'seconds':>9} {'edges@':>7} {'docs/s':>9} {'cand. pairs':>14} {'cand/doc':>10} "
+          f"{'verified':>9} {'removed':>8} {'drvMiB':>7} {'jvmMiB':>7} {'wrkMiB':>7} {'treeMiB':>8} {'selfMiB':>8}")
+
+
+def growth(results: dict, mode: str, sizes: list[int]) -> str:
+    parts = []
+    for small, big in zip(sizes, sizes[1:]):
+        a, b = results.get((mode, small), {}), results.get((mode, big), {})
+        if "result" in a and "result" in b:
+            ratio = b["result"]["seconds"] / a["result"]["seconds"]
+            parts.append(f"time({big // 1000}k)/time({small // 1000}k) = {ratio:.2f} for {big / small:.0f}x docs")
+        elif "result" in a and str(b.get("timed_out", "")).isdigit():
+            ratio = float(b["timed_out"]) / a["result"]["seconds"]
+            parts.append(f"time({big // 1000}k)/time({small // 1000}k) > {ratio:.2f} (timed out) for {big / small:.0f}x docs")
+        else:
+            parts.append(f"time({big // 1000}k)/time({small // 1000}k) = n/a")
+    return f"  {mode}: " + "; ".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--modes", default="bands,spark_minhashlsh")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds of timed work per run")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--workdir", type=Path, default=None, help="where the Parquet corpora go (temp dir)")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "PARQUET"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(*args.child)
+
+    from corpus_pipeline.config import DedupConfig
+
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    modes = args.modes.split(",")
+    cfg = DedupConfig()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dedup_bench_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    pool = load_pool(args.data)
+    vocab = vocabulary(pool)
+    pool_sources = {}
+    for doc in pool:
+        pool_sources[doc.source] = pool_sources.get(doc.source, 0) + 1
+    print("Fuzzy-dedup cost vs corpus size (corpus_pipeline.spark.dedup.deduplicate, no references)")
+    print(f"machine: {os.cpu_count()} CPUs, Spark local[2], shuffle partitions 8, default driver memory; "
+          f"timeout {args.timeout:.0f} s of timed work per run")
+    print(f"config: bands = DedupConfig() ({cfg.bands} bands x {cfg.rows} rows, {cfg.ngram}-gram shingles, "
+          f"J >= {cfg.jaccard_threshold}, max_bucket {cfg.max_bucket}); spark_minhashlsh = same with "
+          f"mode=spark_minhashlsh ({cfg.num_hashes} OR-ed tables, unigram HashingTF {cfg.num_features})")
+    print(f"real pool: {len(pool):,} documents from {args.data}: "
+          + ", ".join(f"{k} {v:,}" for k, v in sorted(pool_sources.items(), key=lambda kv: -kv[1]))
+          + " (books = 1,500-char Gutenberg passages)")
+    print(f"corpus(N) = first min({ORIGINAL_SHARE:.0%} N, pool) pool docs in blake2b(seed:id) order + planted "
+          f"variants of them (each: {EDIT_RANGE[0]:.0%}-{EDIT_RANGE[1]:.0%} of words dropped or replaced by "
+          f"a pool-vocabulary word, 50/50)")
+    corpora = {}
+    for size in sizes:
+        rows, comp = build_corpus(pool, size, vocab)
+        path = workdir / f"corpus_{size}.parquet"
+        write_parquet(rows, path)
+        corpora[size] = path
+        js = sorted(planted_jaccards(rows, cfg.ngram)) if comp["planted"] else []
+        jline = (f"; planted-vs-original 5-gram J on {len(js)} sampled: median {js[len(js) // 2]:.2f}, "
+                 f">= {cfg.jaccard_threshold}: {sum(j >= cfg.jaccard_threshold for j in js) / len(js):.1%}"
+                 if js else "")
+        print(f"  N={size:,}: {comp['originals']:,} real + {comp['planted']:,} planted, "
+              f"{comp['chars'] / 1e6:,.1f}M chars{jline}")
+        del rows
+    print(f"(corpora built in {time.perf_counter() - t0:.0f} s, not timed; each run: own process and JVM, "
+          "timed = deduplicate() + count of the tagged result)")
+    print()
+    print(HEADER)
+    results = {}
+    for mode in modes:
+        for size in sizes:
+            out = run_one(mode, corpora[size], args.timeout)
+            results[(mode, size)] = out
+            print(table_row(mode, size, out), flush=True)
+            if "error" in out:
+                print("   ", out["error"].strip().replace("\n", "\n    "))
+    print()
+    print("seconds = timed wall (deduplicate + count); edges@ = when the edge finder returned its counts "
+          "(signatures/features and candidate counting done; the verification or similarity join is lazy and "
+          "runs inside connected components after that).")
+    print("MiB columns: drv = VmHWM of the Python driver, jvm = VmHWM of the JVM, wrk = largest VmHWM of a "
+          "Python worker, tree = largest sampled sum of VmRSS over the run's process tree (0.5 s sampling), "
+          "self = the driver's own ru_maxrss (RUSAGE_SELF); Linux carries "
+          "maxrss across execve, so self includes the forked copy of this (corpus-building) parent and is only an "
+          "upper bound: drv is the driver's own peak.")
+    print("cand. pairs: distinct banded pairs (bands); sum over the 10 tables of same-bucket pairs, what "
+          "approxSimilarityJoin must join (spark_minhashlsh).")
+    print("growth of timed seconds:")
+    for mode in modes:
+        print(growth(results, mode, sizes))
+    if args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

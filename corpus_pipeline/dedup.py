@@ -1,0 +1,60 @@
+"""Fuzzy-dedup primitives without Spark: shingles, 10-hash MinHash, LSH bands, Jaccard.
+
+Consumes document texts; produces shingle sets, MinHash signatures and band keys that
+`spark/dedup.py` groups into candidate pairs. GPT-3 Appendix A deduplicated "using Spark's
+MinHashLSH implementation with 10 hashes"; we keep 10 MinHash functions but hash word
+n-gram shingles and band them (bands x rows = 10), which keeps candidate pairs near
+linear in the corpus (see README "Fuzzy dedup").
+
+A pair becomes a candidate with probability 1 - (1 - J^rows)^bands, J its Jaccard
+similarity (the S-curve); every candidate is then verified on its exact Jaccard.
+"""
+from __future__ import annotations
+
+import mmh3
+import numpy as np
+
+MERSENNE_61 = (1 << 61) - 1
+
+
+def shingles(text: str, ngram: int) -> list[int]:
+    """Sorted distinct 32-bit hashes of the lower-cased word n-grams of a text.
+
+    A text shorter than n words is one shingle (so exact copies of short texts still
+    match); a text without words has none and cannot be deduplicated.
+    """
+    words = text.lower().split()
+    if not words:
+        return []
+    grams = (" ".join(words[i:i + ngram]) for i in range(max(len(words) - ngram + 1, 1)))
+    return sorted({mmh3.hash(g.encode("utf-8"), 0, signed=False) for g in grams})
+
+
+def permutations(num_hashes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) of the universal hashes (a*x + b) mod p, from a seeded generator."""
+    rng = np.random.default_rng(seed)
+    return (rng.integers(1, MERSENNE_61, num_hashes, dtype=np.uint64),
+            rng.integers(0, MERSENNE_61, num_hashes, dtype=np.uint64))
+
+
+def minhash(shingle_ids: list[int], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One minimum per hash function; uint64 arithmetic wraps, identically everywhere."""
+    x = np.asarray(shingle_ids, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return ((np.outer(a, x) + b[:, None]) % np.uint64(MERSENNE_61)).min(axis=1)
+
+
+def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[int]:
+    """One 63-bit key per band: a hash of the band's rows (band index included)."""
+    return [mmh3.hash64(signature[i * rows:(i + 1) * rows].tobytes(), i, signed=True)[0] & (2**63 - 1)
+            for i in range(bands)]
+
+
+def jaccard(a, b) -> float:
+    a, b = set(a), set(b)
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def candidate_probability(similarity: float, bands: int, rows: int) -> float:
+    """The S-curve: chance that a pair of this Jaccard similarity shares at least one band."""
+    return 1.0 - (1.0 - similarity**rows) ** bands

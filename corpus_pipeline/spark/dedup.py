@@ -1,0 +1,170 @@
+"""Fuzzy deduplication on Spark (GPT-3 Appendix A), within a dataset and against references.
+
+Consumes target documents (`id`, `text`, optional `quality_score`) and optional reference
+documents (`id`, `text`, e.g. WebText); produces the targets with `dedup_reason`
+(`duplicate`, `duplicate_of_reference` or null) and `duplicate_of`, plus a report.
+
+Two ways to find near-duplicate pairs, then the same clustering:
+- `bands` (default): 10 MinHash functions over word n-gram shingles, banded
+  (bands x rows = 10); buckets above `max_bucket` are linked as stars to their smallest
+  member, so no bucket costs more than linear; every candidate is verified on its exact
+  shingle Jaccard.
+- `spark_minhashlsh` (GPT-3-faithful): Spark ML MinHashLSH with 10 OR-ed hash tables over
+  the classifier's Tokenizer + HashingTF features; pairs from `approxSimilarityJoin`.
+Clusters are the connected components of the verified pairs, found by min-label
+propagation (deterministic, no collect). A cluster holding a reference document loses all
+its targets; otherwise it keeps its best target (highest quality score, then smallest id).
+"""
+from __future__ import annotations
+
+from pyspark.ml import Pipeline
+from pyspark.ml.feature import HashingTF, MinHashLSH, Tokenizer
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from .. import dedup
+from ..config import DedupConfig
+
+TARGET, REFERENCE = 0, 1
+SIGNATURE = T.StructType([T.StructField("shingles", T.ArrayType(T.LongType())),
+                          T.StructField("bands", T.ArrayType(T.LongType()))])
+
+
+def graph_nodes(targets, references):
+    """One row per document: node key (ids of targets and references may collide), role, score."""
+    score = F.col("quality_score") if "quality_score" in targets.columns else F.lit(None)
+    nodes = targets.select(F.concat(F.lit("t:"), "id").alias("node"), "id", "text",
+                           F.lit(TARGET).alias("role"), score.cast("double").alias("score"))
+    if references is not None:
+        nodes = nodes.unionByName(references.select(
+            F.concat(F.lit("r:"), "id").alias("node"), "id", "text", F.lit(REFERENCE).alias("role"),
+            F.lit(None).cast("double").alias("score")))
+    return nodes
+
+
+def signature_udf(cfg: DedupConfig):
+    a, b = dedup.permutations(cfg.num_hashes, cfg.seed)
+
+    def signature(text):
+        ids = dedup.shingles(text or "", cfg.ngram)
+        if not ids:
+            return [], []
+        return ids, dedup.band_keys(dedup.minhash(ids, a, b), cfg.bands, cfg.rows)
+
+    return F.udf(signature, SIGNATURE)
+
+
+def banded_candidates(signed, cfg: DedupConfig):
+    """Distinct candidate pairs (a < b) from shared band keys; big buckets become stars."""
+    keys = signed.select("node", "role", F.posexplode("bands").alias("band", "key"))
+    buckets = keys.groupBy("band", "key").agg(F.count("*").alias("n"), F.min("node").alias("hub"))
+    small = buckets.filter((F.col("n") > 1) & (F.col("n") <= cfg.max_bucket)).select("band", "key")
+    members = keys.join(small, ["band", "key"])
+    pairs = (members.alias("x").join(members.alias("y"), ["band", "key"])
+             .filter(F.col("x.node") < F.col("y.node"))
+             .select(F.col("x.node").alias("a"), F.col("y.node").alias("b")))
+    stars = (keys.join(buckets.filter(F.col("n") > cfg.max_bucket), ["band", "key"])
+             .filter(F.col("node") != F.col("hub"))
+             .select(F.least("hub", "node").alias("a"), F.greatest("hub", "node").alias("b")))
+    return pairs.unionByName(stars).distinct()
+
+
+def banded_edges(nodes, cfg: DedupConfig):
+    signed = nodes.withColumn("sig", signature_udf(cfg)("text")).select(
+        "node", "role", "sig.shingles", "sig.bands").filter(F.size("shingles") > 0).cache()
+    candidates = not_both_references(banded_candidates(signed, cfg)).cache()
+    sets = signed.select("node", "shingles")
+    verified = (candidates.join(sets.withColumnRenamed("node", "a").withColumnRenamed("shingles", "sa"), "a")
+                .join(sets.withColumnRenamed("node", "b").withColumnRenamed("shingles", "sb"), "b")
+                .withColumn("jaccard", F.size(F.array_intersect("sa", "sb")) / F.size(F.array_union("sa", "sb")))
+                .filter(F.col("jaccard") >= cfg.jaccard_threshold).select("a", "b", "jaccard"))
+    return verified, {"shingled_docs": signed.count(), "candidate_pairs": candidates.count()}
+
+
+def minhashlsh_edges(nodes, cfg: DedupConfig):
+    """GPT-3's recipe: Spark ML MinHashLSH, 10 OR-ed tables, on Tokenizer + HashingTF features."""
+    features = Pipeline(stages=[
+        Tokenizer(inputCol="text", outputCol="words"),
+        HashingTF(inputCol="words", outputCol="features", numFeatures=cfg.num_features, binary=True),
+    ]).fit(nodes).transform(nodes.fillna({"text": ""}))
+    features = features.filter(F.size("words") > 0).select("node", "role", "features").cache()
+    lsh = MinHashLSH(inputCol="features", outputCol="hashes", numHashTables=cfg.num_hashes, seed=cfg.seed)
+    model = lsh.fit(features)
+    hashed = model.transform(features).cache()
+    # What approxSimilarityJoin must compare: every pair sharing any one of the 10 hashes.
+    hash_values = F.udf(lambda hashes: [float(h[0]) for h in hashes], T.ArrayType(T.DoubleType()))
+    per_table = hashed.select(F.posexplode(hash_values("hashes")).alias("table", "value"))
+    bucket_pairs = per_table.groupBy("table", "value").count().select(
+        F.sum(F.col("count") * (F.col("count") - 1) / 2).alias("pairs")).first()["pairs"] or 0
+    joined = model.approxSimilarityJoin(hashed, hashed, 1.0 - cfg.jaccard_threshold, distCol="distance")
+    edges = (joined.select(F.col("datasetA.node").alias("a"), F.col("datasetB.node").alias("b"),
+                           (1.0 - F.col("distance")).alias("jaccard"))
+             .filter(F.col("a") < F.col("b")))
+    return not_both_references(edges), {"shingled_docs": features.count(), "candidate_pairs": int(bucket_pairs)}
+
+
+def not_both_references(pairs):
+    """Reference-reference pairs are irrelevant (references are never removed) and would
+    only merge clusters."""
+    return pairs.filter(~(F.col("a").startswith("r:") & F.col("b").startswith("r:")))
+
+
+def connected_components(edges, max_iterations: int):
+    """(node, component) for every node with an edge; component = smallest node key in it."""
+    both = edges.select("a", "b").unionByName(edges.select(F.col("b").alias("a"), F.col("a").alias("b")))
+    both = both.cache()
+    labels = (both.groupBy("a").agg(F.min("b").alias("b"))
+              .select(F.col("a").alias("node"), F.least("a", "b").alias("label")).localCheckpoint())
+    for _ in range(max_iterations):
+        neighbour = (both.join(labels.withColumnRenamed("node", "b"), "b")
+                     .groupBy("a").agg(F.min("label").alias("neighbour_label")).withColumnRenamed("a", "node"))
+        updated = (labels.join(neighbour, "node", "left")
+                   .select("node", F.least("label", F.coalesce("neighbour_label", "label")).alias("label"))
+                   .localCheckpoint())
+        changed = updated.join(labels.withColumnRenamed("label", "old"), "node").filter(
+            F.col("label") != F.col("old")).count()
+        labels = updated
+        if changed == 0:
+            return labels.withColumnRenamed("label", "component")
+    raise RuntimeError(f"connected components did not converge in {max_iterations} iterations")
+
+
+def cluster_decisions(components, nodes):
+    """(id, dedup_reason, duplicate_of) for each target that a cluster removes."""
+    members = components.join(nodes.select("node", "id", "role", "score"), "node")
+    # A reference first if the cluster has one, else the best target: highest score, then id.
+    order = Window.partitionBy("component").orderBy(F.col("role").desc(), F.col("score").desc_nulls_last(), "id")
+    ranked = members.withColumn("order", F.row_number().over(order))
+    keeper = ranked.filter(F.col("order") == 1).select("component", F.col("id").alias("keeper"),
+                                                       F.col("role").alias("keeper_role"))
+    removed = ranked.filter((F.col("order") > 1) & (F.col("role") == TARGET)).join(keeper, "component")
+    reason = F.when(F.col("keeper_role") == REFERENCE, "duplicate_of_reference").otherwise("duplicate")
+    return removed.select("id", reason.alias("dedup_reason"), F.col("keeper").alias("duplicate_of"))
+
+
+def deduplicate(targets, references, cfg: DedupConfig):
+    """Targets with `dedup_reason` and `duplicate_of` columns, and a report of the work done."""
+    nodes = graph_nodes(targets, references).cache()
+    find_edges = banded_edges if cfg.mode == "bands" else minhashlsh_edges
+    edges, report = find_edges(nodes, cfg)
+    edges = edges.cache()
+    decisions = cluster_decisions(connected_components(edges, cfg.max_iterations), nodes).cache()
+    tagged = targets.join(decisions, "id", "left")
+    docs = targets.count()
+    removed = {r["dedup_reason"]: r["count"] for r in decisions.groupBy("dedup_reason").count().collect()}
+    report.update(mode=cfg.mode, docs=docs, references=nodes.filter(F.col("role") == REFERENCE).count(),
+                  verified_pairs=edges.count(), removed=removed,
+                  removed_fraction=round(sum(removed.values()) / docs, 4) if docs else 0.0)
+    report["candidate_pairs_per_doc"] = round(report["candidate_pairs"] / max(report["shingled_docs"], 1), 3)
+    report["unshingled_docs"] = docs + report["references"] - report.pop("shingled_docs")
+    return tagged, report
+
+
+def reference_documents(spark, cfg: DedupConfig, ingest_cfg):
+    """(id, text) of the configured reference datasets, or None."""
+    if not cfg.references:
+        return None
+    from .quality import sources_frame
+
+    return sources_frame(spark, [(s, 1) for s in cfg.references], ingest_cfg).select("id", "text")
