@@ -26,13 +26,15 @@ Modes (corpus_pipeline.spark.dedup.deduplicate, no references):
 - spark_minhashlsh: dataclasses.replace(DedupConfig(), mode="spark_minhashlsh"), the
                     GPT-3-faithful Spark ML MinHashLSH (10 OR-ed tables, unigram features).
 
-Each (mode, size) runs in its own child process, so it has its own JVM. The corpus is
-written once to Parquet; the child reads it and counts it once (JVM start-up and the read
-are not timed), then times deduplicate() plus a count of the tagged result that also counts
+Each (mode, size) runs in its own child process, so it has its own JVM. The corpora are
+built by a separate child and written once to Parquet; each run reads its corpus and counts
+it once (JVM start-up and the read are not timed), then times deduplicate() plus a count of the tagged result that also counts
 its dedup_reason column (forcing the final join). Measured:
 - wall seconds of that, documents/s, candidate pairs/doc (the module's own report: distinct
   banded pairs in mode bands, sum over the 10 tables of bucket pairs in spark_minhashlsh),
   verified pairs and removed fraction;
+- CPU seconds of the child's process tree over the timed window, and the CPU seconds other
+  processes on the machine used meanwhile (contention that inflates wall time);
 - peak memory, sampled every 0.5 s from /proc by the parent over the child's process tree:
   VmHWM (peak RSS) of the Python driver, of the JVM, the largest VmHWM among the Python
   workers, and the largest sampled sum of VmRSS over the whole tree. The driver's own
@@ -175,6 +177,7 @@ def spark_session(app: str):
              .config("spark.ui.enabled", "false")
              .config("spark.sql.shuffle.partitions", "8")
              .config("spark.sql.execution.pythonUDF.arrow.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")  # no progress bars in the printed output
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     return spark
@@ -241,29 +244,44 @@ def proc_tree(root: int) -> list[int]:
     return tree
 
 
-def proc_memory(pid: int) -> tuple[str, int, int] | None:
-    """(kind, VmHWM kB, VmRSS kB) of a live process; kind is driver/jvm/python_worker/other."""
+def proc_memory(pid: int) -> tuple[str, int, int, int] | None:
+    """(kind, VmHWM kB, VmRSS kB, CPU ticks) of a live process; kind is
+    driver/jvm/python_worker/other."""
     try:
         with open(f"/proc/{pid}/status") as f:
             status = dict(line.split(":", 1) for line in f if ":" in line)
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return None
     if "VmHWM" not in status:
         return None
     kind = ("jvm" if "java" in cmd.split(" ")[0] else
             "python_worker" if "pyspark.daemon" in cmd or "pyspark.worker" in cmd else "other")
-    return kind, int(status["VmHWM"].split()[0]), int(status["VmRSS"].split()[0])
+    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    return kind, int(status["VmHWM"].split()[0]), int(status["VmRSS"].split()[0]), ticks
+
+
+def machine_busy_ticks() -> int:
+    """CPU ticks all processes spent, from the first line of /proc/stat (idle and iowait left out)."""
+    with open("/proc/stat") as f:
+        user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in f.readline().split()[1:9])
+    return user + nice + system + irq + softirq + steal
 
 
 class MemoryWatch:
-    """Peaks over a process tree, sampled every `interval` seconds."""
+    """Peaks over a process tree, sampled every `interval` seconds, and its CPU time between
+    two marks (with the machine's, to show what other processes took meanwhile)."""
 
     def __init__(self, root: int, interval: float = 0.5):
         self.root, self.interval = root, interval
         self.hwm = {}  # pid -> (kind, max VmHWM seen)
+        self.ticks = {}  # pid -> latest utime + stime
         self.max_total_rss = 0
+        self.marks = []  # (tree ticks, machine busy ticks)
+        self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
         self.thread.start()
@@ -274,15 +292,30 @@ class MemoryWatch:
             self.stop.wait(self.interval)
 
     def sample(self):
-        total = 0
-        for pid in proc_tree(self.root):
-            mem = proc_memory(pid)
-            if mem is None:
-                continue
-            kind = "driver" if pid == self.root else mem[0]
-            self.hwm[pid] = (kind, max(mem[1], self.hwm.get(pid, (kind, 0))[1]))
-            total += mem[2]
-        self.max_total_rss = max(self.max_total_rss, total)
+        with self.lock:
+            total = 0
+            for pid in proc_tree(self.root):
+                mem = proc_memory(pid)
+                if mem is None:
+                    continue
+                kind = "driver" if pid == self.root else mem[0]
+                self.hwm[pid] = (kind, max(mem[1], self.hwm.get(pid, (kind, 0))[1]))
+                self.ticks[pid] = mem[3]
+                total += mem[2]
+            self.max_total_rss = max(self.max_total_rss, total)
+
+    def mark(self):
+        self.sample()
+        with self.lock:
+            self.marks.append((sum(self.ticks.values()), machine_busy_ticks()))
+
+    def cpu(self) -> dict:
+        """CPU seconds of the tree and of everything else between the first two marks."""
+        if len(self.marks) < 2:
+            return {}
+        (tree0, busy0), (tree1, busy1) = self.marks[:2]
+        hz = os.sysconf("SC_CLK_TCK")
+        return dict(cpu_s=(tree1 - tree0) / hz, other_cpu_s=max(0, (busy1 - busy0) - (tree1 - tree0)) / hz)
 
     def peaks(self) -> dict:
         self.stop.set()
@@ -292,7 +325,7 @@ class MemoryWatch:
             by_kind[kind] = max(by_kind.get(kind, 0), hwm)
         return dict(driver_hwm_kb=by_kind.get("driver", 0), jvm_hwm_kb=by_kind.get("jvm", 0),
                     worker_hwm_kb=by_kind.get("python_worker", 0), tree_rss_kb=self.max_total_rss,
-                    processes=len(self.hwm))
+                    processes=len(self.hwm), **self.cpu())
 
 
 def run_one(mode: str, parquet: Path, timeout: float, startup_limit: float = 180.0) -> dict:
@@ -306,16 +339,23 @@ def run_one(mode: str, parquet: Path, timeout: float, startup_limit: float = 180
                for s, out in ((proc.stdout, lines), (proc.stderr, errors))]
     for reader in readers:
         reader.start()
-    launched, started, outcome = time.perf_counter(), None, {}
+    launched, started, finished, outcome = time.perf_counter(), None, False, {}
     while proc.poll() is None:
         time.sleep(0.2)
         if started is None and any(line.startswith("START") for line in lines):
             started = time.perf_counter()
+            watch.mark()
+        if not finished and any(line.startswith("RESULT") for line in lines):
+            finished = True
+            watch.mark()
         limit = (started + timeout) if started is not None else (launched + startup_limit)
-        if time.perf_counter() > limit:
+        if not finished and time.perf_counter() > limit:
+            watch.mark()
             os.killpg(proc.pid, 9)  # the child's own session: its JVM and Python workers
             proc.wait()
             outcome["timed_out"] = f"{timeout:.0f}" if started is not None else f"start-up ({startup_limit:.0f} s)"
+    if started is not None and len(watch.marks) < 2:  # exited between two polls
+        watch.mark()
     for reader in readers:
         reader.join(timeout=5)
     outcome.update(watch.peaks())
@@ -340,10 +380,10 @@ def table_row(mode: str, size: int, out: dict) -> str:
     shingled = edges.get("shingled_docs") or size
     cand = f"{pairs:,}" if pairs is not None else "-"
     per_doc = f"{pairs / shingled:,.2f}" if pairs is not None else "-"
-    mem = f"{mib(out['driver_hwm_kb']):>7} {mib(out['jvm_hwm_kb']):>7} {mib(out['worker_hwm_kb']):>7} " \
+    cpu = (f"{out['cpu_s']:>7.0f} {out['other_cpu_s']:>6.0f}" if "cpu_s" in out else f"{'-':>7} {'-':>6}")
+    mem = f"{cpu} {mib(out['driver_hwm_kb']):>7} {mib(out['jvm_hwm_kb']):>7} {mib(out['worker_hwm_kb']):>7} " \
           f"{mib(out['tree_rss_kb']):>8}"
-    if "result" in out:
-        mem += f" {mib(out['result']['driver_maxrss_kb']):>8}"
+    mem += f" {mib(out['result']['driver_maxrss_kb']):>8}" if "result" in out else f" {'-':>8}"
     if "result" in out:
         res, rep = out["result"], out["result"]["report"]
         return (f"{mode:<17} {size:>7,} {res['seconds']:>9.1f} {out['edges']['seconds']:>7.1f} "
@@ -354,8 +394,9 @@ def table_row(mode: str, size: int, out: dict) -> str:
     return f"{mode:<17} {size:>7,} {status:>27} {cand:>14} {per_doc:>10} {'-':>9} {'-':>8} {mem}{edges_at}"
 
 
-HEADER = (f"{'mode':<17} {'docs':>7} {'seconds':>9} {'edges@':>7} {'docs/s':>9} {'cand. pairs':>14} {'cand/doc':>10} "
-          f"{'verified':>9} {'removed':>8} {'drvMiB':>7} {'jvmMiB':>7} {'wrkMiB':>7} {'treeMiB':>8} {'selfMiB':>8}")
+HEADER = (f"{'mode':<17} {'docs':>7} {'seconds':>9} {'edges@':>7} {'docs/s':>9} {'cand. pairs':>14} "
+          f"{'cand/doc':>10} {'verified':>9} {'removed':>8} {'cpu s':>7} {'other':>6} {'drvMiB':>7} {'jvmMiB':>7} "
+          f"{'wrkMiB':>7} {'treeMiB':>8} {'selfMiB':>8}")
 
 
 def growth(results: dict, mode: str, sizes: list[int]) -> str:
@@ -367,10 +408,44 @@ def growth(results: dict, mode: str, sizes: list[int]) -> str:
             parts.append(f"time({big // 1000}k)/time({small // 1000}k) = {ratio:.2f} for {big / small:.0f}x docs")
         elif "result" in a and str(b.get("timed_out", "")).isdigit():
             ratio = float(b["timed_out"]) / a["result"]["seconds"]
-            parts.append(f"time({big // 1000}k)/time({small // 1000}k) > {ratio:.2f} (timed out) for {big / small:.0f}x docs")
+            parts.append(f"time({big // 1000}k)/time({small // 1000}k) > {ratio:.2f} (timed out) "
+                         f"for {big / small:.0f}x docs")
         else:
             parts.append(f"time({big // 1000}k)/time({small // 1000}k) = n/a")
     return f"  {mode}: " + "; ".join(parts)
+
+
+def build_corpora(data: Path, sizes: list[int], workdir: Path) -> None:
+    """Child process: load the pool, write one Parquet corpus per size, print the header lines.
+    Kept out of the parent so that the parent stays small (a run's RUSAGE_SELF maxrss starts
+    from the parent's size at fork: Linux carries maxrss across execve)."""
+    from corpus_pipeline.config import DedupConfig
+
+    cfg = DedupConfig()
+    t0 = time.perf_counter()
+    pool = load_pool(data)
+    vocab = vocabulary(pool)
+    pool_sources = {}
+    for doc in pool:
+        pool_sources[doc.source] = pool_sources.get(doc.source, 0) + 1
+    print(f"real pool: {len(pool):,} documents from {data}: "
+          + ", ".join(f"{k} {v:,}" for k, v in sorted(pool_sources.items(), key=lambda kv: -kv[1]))
+          + " (books = 1,500-char Gutenberg passages)")
+    print(f"corpus(N) = first min({ORIGINAL_SHARE:.0%} N, pool) pool docs in blake2b(seed:id) order + planted "
+          f"variants of them (variant j copies original j mod n_orig; {EDIT_RANGE[0]:.0%}-{EDIT_RANGE[1]:.0%} of its "
+          f"words dropped or replaced by a pool-vocabulary word, 50/50)")
+    for size in sizes:
+        rows, comp = build_corpus(pool, size, vocab)
+        write_parquet(rows, workdir / f"corpus_{size}.parquet")
+        js = sorted(planted_jaccards(rows, cfg.ngram)) if comp["planted"] else []
+        jline = (f"; planted-vs-original 5-gram J on {len(js)} sampled: median {js[len(js) // 2]:.2f}, "
+                 f">= {cfg.jaccard_threshold}: {sum(j >= cfg.jaccard_threshold for j in js) / len(js):.1%}"
+                 if js else "")
+        print(f"  N={size:,}: {comp['originals']:,} real + {comp['planted']:,} planted, "
+              f"{comp['chars'] / 1e6:,.1f}M chars{jline}")
+        del rows
+    print(f"(corpora built in {time.perf_counter() - t0:.0f} s, not timed; each run: own process and JVM, "
+          "timed = deduplicate() + count of the tagged result)")
 
 
 def main() -> None:
@@ -381,56 +456,35 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--workdir", type=Path, default=None, help="where the Parquet corpora go (temp dir)")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PARQUET"), help=argparse.SUPPRESS)
+    parser.add_argument("--build", metavar="WORKDIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
     if args.child:
         return child(*args.child)
+    if args.build:
+        return build_corpora(args.data, sizes, Path(args.build))
 
     from corpus_pipeline.config import DedupConfig
 
-    sizes = sorted(int(s) for s in args.sizes.split(","))
     modes = args.modes.split(",")
     cfg = DedupConfig()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dedup_bench_"))
     workdir.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    pool = load_pool(args.data)
-    vocab = vocabulary(pool)
-    pool_sources = {}
-    for doc in pool:
-        pool_sources[doc.source] = pool_sources.get(doc.source, 0) + 1
     print("Fuzzy-dedup cost vs corpus size (corpus_pipeline.spark.dedup.deduplicate, no references)")
-    print(f"machine: {os.cpu_count()} CPUs, Spark local[2], shuffle partitions 8, default driver memory; "
+    print(f"machine: {os.cpu_count()} CPUs, Spark local[2], shuffle partitions 8, default driver memory (1g); "
           f"timeout {args.timeout:.0f} s of timed work per run")
     print(f"config: bands = DedupConfig() ({cfg.bands} bands x {cfg.rows} rows, {cfg.ngram}-gram shingles, "
           f"J >= {cfg.jaccard_threshold}, max_bucket {cfg.max_bucket}); spark_minhashlsh = same with "
           f"mode=spark_minhashlsh ({cfg.num_hashes} OR-ed tables, unigram HashingTF {cfg.num_features})")
-    print(f"real pool: {len(pool):,} documents from {args.data}: "
-          + ", ".join(f"{k} {v:,}" for k, v in sorted(pool_sources.items(), key=lambda kv: -kv[1]))
-          + " (books = 1,500-char Gutenberg passages)")
-    print(f"corpus(N) = first min({ORIGINAL_SHARE:.0%} N, pool) pool docs in blake2b(seed:id) order + planted "
-          f"variants of them (each: {EDIT_RANGE[0]:.0%}-{EDIT_RANGE[1]:.0%} of words dropped or replaced by "
-          f"a pool-vocabulary word, 50/50)")
-    corpora = {}
-    for size in sizes:
-        rows, comp = build_corpus(pool, size, vocab)
-        path = workdir / f"corpus_{size}.parquet"
-        write_parquet(rows, path)
-        corpora[size] = path
-        js = sorted(planted_jaccards(rows, cfg.ngram)) if comp["planted"] else []
-        jline = (f"; planted-vs-original 5-gram J on {len(js)} sampled: median {js[len(js) // 2]:.2f}, "
-                 f">= {cfg.jaccard_threshold}: {sum(j >= cfg.jaccard_threshold for j in js) / len(js):.1%}"
-                 if js else "")
-        print(f"  N={size:,}: {comp['originals']:,} real + {comp['planted']:,} planted, "
-              f"{comp['chars'] / 1e6:,.1f}M chars{jline}")
-        del rows
-    print(f"(corpora built in {time.perf_counter() - t0:.0f} s, not timed; each run: own process and JVM, "
-          "timed = deduplicate() + count of the tagged result)")
+    sys.stdout.flush()
+    subprocess.run([sys.executable, __file__, "--build", str(workdir), "--sizes", args.sizes,
+                    "--data", str(args.data)], cwd=REPO_ROOT, check=True)
     print()
     print(HEADER)
     results = {}
     for mode in modes:
         for size in sizes:
-            out = run_one(mode, corpora[size], args.timeout)
+            out = run_one(mode, workdir / f"corpus_{size}.parquet", args.timeout)
             results[(mode, size)] = out
             print(table_row(mode, size, out), flush=True)
             if "error" in out:
@@ -439,11 +493,13 @@ def main() -> None:
     print("seconds = timed wall (deduplicate + count); edges@ = when the edge finder returned its counts "
           "(signatures/features and candidate counting done; the verification or similarity join is lazy and "
           "runs inside connected components after that).")
+    print("cpu s = CPU seconds of the run's process tree (JVM, driver, Python workers) over the timed window; "
+          "other = CPU seconds used by other processes on the machine over the same window (2 CPUs = at most "
+          "2 s per s): contention that inflates wall time.")
     print("MiB columns: drv = VmHWM of the Python driver, jvm = VmHWM of the JVM, wrk = largest VmHWM of a "
           "Python worker, tree = largest sampled sum of VmRSS over the run's process tree (0.5 s sampling), "
-          "self = the driver's own ru_maxrss (RUSAGE_SELF); Linux carries "
-          "maxrss across execve, so self includes the forked copy of this (corpus-building) parent and is only an "
-          "upper bound: drv is the driver's own peak.")
+          "self = the driver's own ru_maxrss (RUSAGE_SELF), a cross-check of drv (Linux carries maxrss across "
+          "execve, so it starts from the small parent's size at fork).")
     print("cand. pairs: distinct banded pairs (bands); sum over the 10 tables of same-bucket pairs, what "
           "approxSimilarityJoin must join (spark_minhashlsh).")
     print("growth of timed seconds:")

@@ -145,6 +145,9 @@ def test_empty_short_and_exact_copies(spark):
     result = {r.id: (r.dedup_reason, r.duplicate_of) for r in tagged.collect()}
     assert result == {"e": (None, None), "s1": ("duplicate", "s2"), "s2": (None, None), "x": (None, None)}
     assert report["unshingled_docs"] == 1
+    empties = spark.createDataFrame([("a", ""), ("b", ""), ("c", None), ("d", "real words here")], "id string, text string")
+    tagged, _ = spark_dedup.deduplicate(empties, None, dataclasses.replace(CFG, mode="spark_minhashlsh"))
+    assert tagged.filter(F.col("dedup_reason").isNotNull()).count() == 0  # nothing to compare is no duplicate
 
 
 def test_gpt3_minhashlsh_mode_finds_pairs_and_reports_candidate_cost(spark, planted):

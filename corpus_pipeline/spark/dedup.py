@@ -84,15 +84,17 @@ def banded_edges(nodes, cfg: DedupConfig):
 
 def minhashlsh_edges(nodes, cfg: DedupConfig):
     """GPT-3's recipe: Spark ML MinHashLSH, 10 OR-ed tables, on Tokenizer + HashingTF features."""
+    # Texts without a word would all share Tokenizer's one empty token: leave them out.
+    worded = nodes.filter(F.trim(F.coalesce("text", F.lit(""))) != "")
     features = Pipeline(stages=[
         Tokenizer(inputCol="text", outputCol="words"),
         HashingTF(inputCol="words", outputCol="features", numFeatures=cfg.num_features, binary=True),
-    ]).fit(nodes).transform(nodes.fillna({"text": ""}))
-    features = features.filter(F.size("words") > 0).select("node", "role", "features").cache()
+    ]).fit(worded).transform(worded).select("node", "role", "features").cache()
     lsh = MinHashLSH(inputCol="features", outputCol="hashes", numHashTables=cfg.num_hashes, seed=cfg.seed)
     model = lsh.fit(features)
     hashed = model.transform(features).cache()
-    # What approxSimilarityJoin must compare: every pair sharing any one of the 10 hashes.
+    # What approxSimilarityJoin must compare: pairs sharing a hash, summed over the 10 tables
+    # (a pair in several tables counts several times). The join keeps distance < 1 - threshold.
     hash_values = F.udf(lambda hashes: [float(h[0]) for h in hashes], T.ArrayType(T.DoubleType()))
     per_table = hashed.select(F.posexplode(hash_values("hashes")).alias("table", "value"))
     bucket_pairs = per_table.groupBy("table", "value").count().select(
