@@ -49,8 +49,7 @@ def run(spark, cfg: config.DedupJobConfig) -> dict:
     from corpus_pipeline.spark.dedup import deduplicate, reference_documents
     from corpus_pipeline.spark.output import AtomicOutput
 
-    out = AtomicOutput(spark, cfg.output)
-    try:
+    with AtomicOutput(spark, cfg.output) as out:
         frames = [spark.read.parquet(p) for p in cfg.input]
         targets = frames[0]
         for frame in frames[1:]:
@@ -64,10 +63,6 @@ def run(spark, cfg: config.DedupJobConfig) -> dict:
         report["kept"] = spark.read.parquet(out.path("documents")).count()
         out.write_text("config.json", json.dumps(config.to_dict(cfg), indent=2) + "\n")
         out.write_text("stats.json", json.dumps(dict(report, code_version=code_version()), indent=2) + "\n")
-        out.commit()
-    except BaseException:
-        out.abort()
-        raise
     return report
 
 

@@ -4,10 +4,10 @@ One task per input file runs `ingest.process_file`; every outcome becomes one ro
 the quality classifier tags each ingested document with `quality_score` and `quality_u`,
 and the Pareto rule decides (GPT-3 Appendix A). Kept rows go to `documents/`; dropped rows
 go to `dropped/` with their reason (text only for `quality` drops, so that another alpha
-is a re-selection, not a re-run). Last, fuzzy dedup removes near-duplicates among the kept
-documents and of the reference datasets (`duplicate`, `duplicate_of_reference`, with the
-id of the document kept in `duplicate_of`). Counts are read back from the written Parquet, never
-from accumulators, so task retries and speculative execution cannot skew them.
+is a re-selection, not a re-run). Last, fuzzy dedup removes near-duplicates among the
+kept documents and of the reference datasets (`duplicate`, `duplicate_of_reference`, with
+the id of the document kept in `duplicate_of`). Counts are read back from the written
+Parquet, never from accumulators, so task retries and speculative execution cannot skew them.
 """
 from __future__ import annotations
 
@@ -73,8 +73,7 @@ def drop_duplicates(spark, rows, cfg: config.FilterConfig):
 def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
     """Write the job's output atomically to `cfg.output`; return its stats."""
     started = time.time()
-    out = AtomicOutput(spark, cfg.output)
-    try:
+    with AtomicOutput(spark, cfg.output) as out:
         # Both cached: ingest feeds two branches (scored, dropped), and rows feed two writes.
         outcomes = outcomes_frame(spark, files, cfg.ingest).persist(StorageLevel.MEMORY_AND_DISK)
         selected = select_by_quality(outcomes, cfg.quality).persist(StorageLevel.MEMORY_AND_DISK)
@@ -90,10 +89,6 @@ def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
         out.write_text("config.yaml", yaml.safe_dump(config.to_dict(cfg), sort_keys=False))
         out.write_text("inputs.txt", "".join(f + "\n" for f in files))
         out.write_text("stats.json", json.dumps(dict(run_stats, code_version=code_version()), indent=2) + "\n")
-        out.commit()
-    except BaseException:
-        out.abort()
-        raise
     return run_stats
 
 

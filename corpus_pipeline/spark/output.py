@@ -1,6 +1,7 @@
 """Atomic job output through Hadoop's FileSystem API (local, HDFS, S3A alike).
 
-A job writes everything under `<output>.tmp-<run id>/`; `commit()` swaps it into place, so
+A job writes everything under `<output>.tmp-<run id>/` inside `with AtomicOutput(...) as out:`;
+leaving the block swaps it into place (or removes it after an error), so
 readers see either the previous complete output or the new complete one, never a mix.
 A folder is only ever replaced when it holds a previous output (its marker file:
 `stats.json` for a job's output, `manifest.json` for a model).
@@ -27,6 +28,17 @@ class AtomicOutput:
         if self._exists(self.final) and not self._exists(self.path(marker, self.final)):
             raise OutputError(f"output folder {self.final} exists and is not a corpus-pipeline output; "
                               "remove it or choose another --output")
+
+    def __enter__(self) -> "AtomicOutput":
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        """Commit when the block succeeds; otherwise remove the temporary folder."""
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+        return False
 
     def path(self, name: str, root: str | None = None) -> str:
         return f"{root or self.tmp}/{name}"

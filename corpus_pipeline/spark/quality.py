@@ -129,8 +129,7 @@ def score_column(scored):
 def train_classifier(spark, cfg: TrainConfig) -> dict:
     """Fit, evaluate and save the model folder atomically; return its manifest."""
     started = time.time()
-    out = AtomicOutput(spark, cfg.output, marker=quality.MANIFEST_FILE)
-    try:
+    with AtomicOutput(spark, cfg.output, marker=quality.MANIFEST_FILE) as out:
         docs = cap_per_source(reference_frame(spark, cfg), cfg)
         docs = docs.withColumn("validation", hash_column("split", cfg.seed) < cfg.validation_fraction).cache()
         train, class_counts = with_class_weights(docs.filter(~F.col("validation")))
@@ -157,12 +156,7 @@ def train_classifier(spark, cfg: TrainConfig) -> dict:
         out.write_bytes(quality.WEIGHTS_FILE, python_model.weights_file_bytes())
         manifest["training_seconds"] = round(time.time() - started, 1)
         out.write_text(quality.MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
-        out.commit()
-    except BaseException:
-        out.abort()
-        raise
-    finally:
-        spark.catalog.clearCache()
+    spark.catalog.clearCache()
     return manifest
 
 
