@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import random
 import subprocess
 import sys
@@ -111,8 +112,8 @@ def test_each_cluster_keeps_its_best_document(spark, planted):
     for row in rows.values():
         if row.dedup_reason:
             assert row.dedup_reason == "duplicate" and rows[row.duplicate_of].dedup_reason is None
-            keeper = row.duplicate_of
-            assert (score[keeper], -ord(keeper[0])) >= (score[row.id], -ord(row.id[0])) or score[keeper] > score[row.id]
+            keeper = row.duplicate_of  # the best of the cluster: highest score, then smallest id
+            assert (-score[keeper], keeper) < (-score[row.id], row.id)
     assert report["removed"]["duplicate"] == sum(1 for r in rows.values() if r.dedup_reason)
     again, _ = spark_dedup.deduplicate(frame.repartition(1), None, CFG)
     assert sorted((r.id, r.dedup_reason, r.duplicate_of) for r in again.collect()) == \
@@ -163,8 +164,8 @@ def test_dedup_job_end_to_end(spark, planted, tmp_path):
     source = tmp_path / "docs"
     spark.createDataFrame(planted, "id string, text string, quality_score double").write.parquet(str(source))
     out = tmp_path / "out"
-    env = dict(__import__("os").environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable)
-    env["PATH"] = __import__("os").path.dirname(sys.executable) + ":" + env["PATH"]
+    env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
     result = subprocess.run(["spark-submit", "--master", "local[2]", "jobs/dedup.py", "--input", str(source),
                              "--output", str(out)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
