@@ -78,6 +78,10 @@ class Drop(Exception):
 def document_id(record: warc.RawRecord, source: str) -> str:
     """Stable id: a hash of the WARC-Record-ID, or of (file name, offset) where there is none."""
     key = record.headers.get("warc-record-id") or f"{source.rsplit('/', 1)[-1]}@{record.offset}"
+    return short_hash(key)
+
+
+def short_hash(key: str) -> str:
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
@@ -104,7 +108,7 @@ def process_stream(raw, source: str, cfg: IngestConfig):
 
 
 def _file_outcome(path: str, reason: str, detail: str) -> Outcome:
-    return Outcome(id=hashlib.blake2b(path.encode(), digest_size=12).hexdigest(), source=path,
+    return Outcome(id=short_hash(path), source=path,
                    offset=None, warc_type=None, reason=reason, detail=detail[:500])
 
 

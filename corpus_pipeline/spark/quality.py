@@ -122,8 +122,9 @@ def with_class_weights(train):
     return train.withColumn("weight", weight), counts
 
 
-def score_column(scored):
-    return scored.withColumn("score", vector_to_array("probability")[1])
+def score_column(scored, name: str = "score"):
+    """The positive-class probability of a transformed frame, as a double column."""
+    return scored.withColumn(name, vector_to_array("probability")[1])
 
 
 def train_classifier(spark, cfg: TrainConfig) -> dict:
@@ -215,8 +216,8 @@ def score_distribution(scores: np.ndarray) -> dict:
 
 def tag_documents(docs, model_folder: str, seed: int, alpha: float):
     """Add quality_score, quality_u and keep (the Pareto rule) to documents with `id`, `text`."""
-    scored = PipelineModel.load(f"{model_folder}/{SPARK_MODEL}").transform(docs)
-    scored = scored.withColumn("quality_score", vector_to_array("probability")[1])
+    scored = score_column(PipelineModel.load(f"{model_folder}/{SPARK_MODEL}").transform(docs), "quality_score")
     scored = scored.drop("words", "counts", "features", "rawPrediction", "probability", "prediction")
-    scored = scored.withColumn("quality_u", hash_column("pareto", seed))
+    draw = F.udf(lambda doc_id: quality.pareto_draw(seed, doc_id), T.DoubleType())
+    scored = scored.withColumn("quality_u", draw("id"))
     return scored.withColumn("keep", F.col("quality_u") < F.pow(2.0 - F.col("quality_score"), -alpha))
