@@ -239,3 +239,60 @@ def _coerce(hint, value, name: str):
 def to_dict(config) -> dict:
     """Plain JSON data (tuples as lists), for writing the resolved config beside an output."""
     return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+@dataclass(frozen=True)
+class BenchmarkSource:
+    name: str  # e.g. "boolq_dev"; the Table C.1 report's row
+    path: str  # one file (JSON lines or CSV)
+    format: str = "jsonl"  # jsonl | csv
+    # Where the text is (corpus_pipeline.decontam field specs): "passage", "question.stem",
+    # "question.choices[].text" (each list item), "a+b" (joined by a space), "sentence|_=option1"
+    # (the blank filled with field option1). Grams never span two units.
+    text_fields: tuple[str, ...] = ()
+    split: str = ""  # test or dev, for the report
+    id_field: str = ""  # "" numbers the records from 0
+
+    def validate(self):
+        _require(bool(self.name) and bool(self.path), "decontam.benchmarks: each needs a name and a path")
+        _require(self.format in ("jsonl", "csv"), f"benchmark {self.name}: format must be jsonl or csv")
+        _require(len(self.text_fields) > 0, f"benchmark {self.name}: text_fields must list at least one field")
+
+
+@dataclass(frozen=True)
+class DecontamConfig:
+    enabled: bool = True
+    n: int = 13  # GPT-3 Appendix C: 13-gram overlaps
+    window_chars: int = 200  # removed on each side of a colliding gram
+    min_piece_chars: int = 200  # pieces shorter than this are dropped too
+    max_pieces: int = 10  # a document split into more pieces than this is dropped whole
+    # Grams in more than this many distinct training documents (over the whole run) are
+    # ignored as common phrases and boilerplate; they neither cut text nor make an example dirty.
+    max_doc_frequency: int = 10
+    piece_separator: str = "\n\n"  # the kept pieces of a modified document, rejoined
+    benchmarks: tuple[BenchmarkSource, ...] = ()
+
+    def validate(self):
+        _require(self.n > 0, "decontam.n must be positive")
+        _require(self.window_chars >= 0 and self.min_piece_chars >= 0,
+                 "decontam.window_chars and decontam.min_piece_chars must be >= 0")
+        _require(self.max_pieces >= 1 and self.max_doc_frequency >= 1,
+                 "decontam.max_pieces and decontam.max_doc_frequency must be >= 1")
+        names = [b.name for b in self.benchmarks]
+        _require(len(set(names)) == len(names), "decontam.benchmarks: names must be unique")
+        for benchmark in self.benchmarks:
+            benchmark.validate()
+
+
+@dataclass(frozen=True)
+class DecontamJobConfig:
+    input: tuple[str, ...] = ()  # Parquet folders with at least id and text (source optional)
+    output: str = "output/decontam"
+    dataset_column: str = "source"  # the per-dataset rows of the report; absent -> one row "all"
+    decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    spark: SparkConfig = field(default_factory=SparkConfig)
+
+    def validate(self):
+        _require(len(self.input) > 0, "input: at least one Parquet folder is needed")
+        _require(len(self.decontam.benchmarks) > 0, "decontam.benchmarks: at least one benchmark is needed")
+        self.decontam.validate()
