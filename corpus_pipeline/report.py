@@ -1,0 +1,346 @@
+"""The run report: a finished filter run -> `report.html` and `samples/` beside its output.
+
+Consumes a `jobs/filter.py` output folder (read with pyarrow through `runs.py`, no Spark);
+produces a static, self-contained `report.html` (plots as embedded PNGs, text escaped) and
+`samples/samples.parquet`, the example documents the report shows, for programmatic use.
+
+The report is what a curator looks at before trusting a filter: records per outcome and
+reason, quality-score histograms per source under GPT-3's Pareto keep curve (2 - s)^-alpha,
+observed vs expected keep ratio by score band, language mix, document lengths, dedup
+cluster sizes, and a few documents for each decision. Samples are picked by a hash of the
+document id, so a re-run shows the same documents.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+from html import escape
+
+import fsspec
+import matplotlib
+
+matplotlib.use("Agg")  # the report is written by a job with no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from . import runs  # noqa: E402
+
+REPORT_FILE = "report.html"
+SAMPLES_FILE = "samples/samples.parquet"
+SAMPLES_PER_DECISION = 3
+SNIPPET_CHARS = 600
+MAX_SOURCES = 8  # more score histograms than this become unreadable; the rest are pooled
+SAMPLE_COLUMNS = ["decision", "reason", "id", "url", "crawl", "source", "lang", "text_chars", "quality_score",
+                  "duplicate_of", "detail", "text"]
+
+
+def write_report(folder: str, per_decision: int = SAMPLES_PER_DECISION) -> str:
+    """Write `report.html` and `samples/` into a finished run folder; return the report's path."""
+    run = runs.open_run(folder)
+    samples = select_samples(run, per_decision)
+    fs, root = fsspec.core.url_to_fs(str(folder))
+    fs.makedirs(f"{root}/samples", exist_ok=True)
+    with fs.open(f"{root}/{SAMPLES_FILE}", "wb") as fh:
+        pq.write_table(samples, fh)
+    with fs.open(f"{root}/{REPORT_FILE}", "w", encoding="utf-8") as fh:
+        fh.write(render(run, samples))
+    return f"{str(folder).rstrip('/')}/{REPORT_FILE}"
+
+
+# ---- samples per decision
+
+def select_samples(run: runs.Run, per_decision: int = SAMPLES_PER_DECISION) -> pa.Table:
+    """A few rows per decision: kept documents at high, middle and low score, then each drop reason."""
+    picked = [(f"kept, {third} score" if run.alpha is not None else "kept", part)
+              for third, part in kept_groups(run)]
+    if run.dropped.num_rows:
+        for reason in sorted(set(run.dropped["reason"].to_pylist())):
+            picked.append((f"dropped: {reason}", runs.with_reason(run.dropped, reason)))
+    tables = [as_sample_rows(runs.sample(part, per_decision), decision) for decision, part in picked]
+    return pa.concat_tables(tables) if tables else empty_samples()
+
+
+def kept_groups(run: runs.Run) -> list[tuple[str, pa.Table]]:
+    documents = run.documents
+    if documents.num_rows == 0:
+        return []
+    if "quality_score" in documents.column_names and documents["quality_score"].null_count == 0:
+        return runs.by_score_tercile(documents)
+    return [("all", documents)]
+
+
+def sample_schema() -> pa.Schema:
+    numeric = {"text_chars": pa.int64(), "quality_score": pa.float64()}
+    return pa.schema([(c, numeric.get(c, pa.string())) for c in SAMPLE_COLUMNS])
+
+
+def empty_samples() -> pa.Table:
+    return sample_schema().empty_table()
+
+
+def as_sample_rows(table: pa.Table, decision: str) -> pa.Table:
+    """The sample columns (missing ones as nulls: kept rows have no reason), tagged with the decision."""
+    n = table.num_rows
+    columns = {"decision": pa.array([decision] * n, pa.string())}
+    for field in sample_schema():
+        if field.name != "decision":
+            values = table[field.name] if field.name in table.column_names else pa.nulls(n, field.type)
+            columns[field.name] = values.cast(field.type)
+    return pa.table(columns, schema=sample_schema())
+
+
+# ---- plots: each returns a figure, or None when the run has nothing to show
+
+def outcome_counts(run: runs.Run) -> dict[str, int]:
+    """kept and each drop reason, from the data (the same counts stats.json holds)."""
+    counts = {"kept": run.documents.num_rows}
+    if run.dropped.num_rows:
+        for row in run.dropped.group_by("reason").aggregate([("id", "count")]).to_pylist():
+            counts[row["reason"]] = row["id_count"]
+    return counts
+
+
+def plot_outcomes(run: runs.Run):
+    counts = outcome_counts(run)
+    labels = sorted(counts, key=lambda k: (k != "kept", -counts[k], k))
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(labels) + 1))
+    ax.barh(labels[::-1], [counts[k] for k in labels[::-1]],
+            color=["tab:green" if k == "kept" else "tab:red" for k in labels[::-1]])
+    for i, k in enumerate(labels[::-1]):
+        ax.text(counts[k], i, f" {counts[k]:,}", va="center", fontsize=8)
+    ax.set_xlabel("records")
+    ax.set_title("Records per outcome")
+    return fig
+
+
+def source_groups(scored: pa.Table) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(source file, scores, passed) for the biggest sources; the others pooled as 'other sources'."""
+    names = np.array([runs.source_name(s) for s in scored["source"].to_pylist()], dtype=object)
+    scores = scored["quality_score"].to_numpy(zero_copy_only=False)
+    passed = scored["passed"].to_numpy(zero_copy_only=False)
+    unique, counts = np.unique(names, return_counts=True)
+    ranked = [u for _, u in sorted(zip(-counts, unique))]
+    top, rest = ranked[:MAX_SOURCES - 1], ranked[MAX_SOURCES - 1:]
+    groups = [(t, scores[names == t], passed[names == t]) for t in top]
+    if len(rest) == 1:
+        groups.append((rest[0], scores[names == rest[0]], passed[names == rest[0]]))
+    elif rest:
+        other = np.isin(names, rest)
+        groups.append((f"{len(rest)} other sources", scores[other], passed[other]))
+    return groups
+
+
+def plot_score_histograms(scored: pa.Table, alpha: float | None):
+    if scored.num_rows == 0 or alpha is None:
+        return None
+    groups = source_groups(scored)
+    fig, axes = plt.subplots(len(groups), 1, figsize=(7, 1.9 * len(groups) + 0.6), squeeze=False)
+    bins = np.linspace(0, 1, 21)
+    curve_x = np.linspace(0, 1, 101)
+    for ax, (name, scores, passed) in zip(axes[:, 0], groups):
+        ax.hist(scores, bins=bins, color="lightgray", label="scored")
+        ax.hist(scores[passed], bins=bins, color="tab:green", label="passed the Pareto rule")
+        ax.set_ylabel("documents")
+        ax.set_title(f"{name} ({len(scores):,} scored, {int(passed.sum()):,} passed)", fontsize=9)
+        curve = ax.twinx()
+        curve.plot(curve_x, runs.keep_probabilities(curve_x, alpha), color="tab:blue")
+        curve.set_ylim(0, 1.05)
+        curve.set_ylabel(f"(2-s)^-{alpha:g}", color="tab:blue", fontsize=8)
+    axes[0, 0].legend(fontsize=7, loc="upper center")
+    axes[-1, 0].set_xlabel("quality score")
+    fig.tight_layout()
+    return fig
+
+
+def plot_keep_ratio(bands: list[dict]):
+    filled = [b for b in bands if b["documents"]]
+    if not filled:
+        return None
+    centers = np.array([(b["low"] + b["high"]) / 2 for b in filled])
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.bar(centers, [b["observed"] for b in filled], width=0.08, color="tab:green", label="observed (kept / scored)")
+    ax.plot(centers, [b["expected"] for b in filled], "o-", color="tab:blue", label="expected mean (2-s)^-alpha")
+    for x, b in zip(centers, filled):
+        ax.text(x, b["observed"] + 0.02, f"{b['kept']}/{b['documents']}", ha="center", fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.1)
+    ax.set_xlabel("quality score band")
+    ax.set_ylabel("keep ratio")
+    ax.set_title("Keep ratio by score band")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_languages(run: runs.Run, top: int = 15):
+    """Languages of kept documents and of `language` drops: what the language filter removed."""
+    kept = run.documents["lang"].to_pylist() if run.documents.num_rows else []
+    dropped = runs.with_reason(run.dropped, "language")
+    dropped = dropped["lang"].to_pylist() if dropped.num_rows else []
+    counts: dict[str, list[int]] = {}
+    for i, langs in enumerate((kept, dropped)):
+        for lang in langs:
+            counts.setdefault(lang or "?", [0, 0])[i] += 1
+    if not counts:
+        return None
+    labels = sorted(counts, key=lambda k: (-sum(counts[k]), k))[:top][::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(labels) + 1))
+    ax.barh(labels, [counts[k][0] for k in labels], color="tab:green", label="kept")
+    ax.barh(labels, [counts[k][1] for k in labels], left=[counts[k][0] for k in labels], color="tab:red",
+            label="dropped: language")
+    ax.set_xlabel("records")
+    ax.set_title("Language mix")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def length_groups(run: runs.Run) -> list[tuple[str, np.ndarray]]:
+    """Text lengths of kept documents and of each drop reason with text (empty texts have no
+    place on a log axis: they are the `empty_text` count of the outcome plot)."""
+    groups = [("kept", run.documents["text_chars"].to_numpy(zero_copy_only=False))] if run.documents.num_rows else []
+    if run.dropped.num_rows:
+        with_length = run.dropped.filter(pc.greater(pc.fill_null(run.dropped["text_chars"], 0), 0))
+        for reason in sorted(set(with_length["reason"].to_pylist())):
+            groups.append((reason, runs.with_reason(with_length, reason)["text_chars"].to_numpy(zero_copy_only=False)))
+    return [(name, np.asarray(v, dtype=float)) for name, v in groups if len(v)]
+
+
+def plot_lengths(run: runs.Run):
+    groups = length_groups(run)
+    if not groups:
+        return None
+    longest = max(float(v.max()) for _, v in groups)
+    bins = np.logspace(0, np.log10(max(longest, 10.0)) + 0.01, 30)
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for name, values in groups:
+        ax.hist(values, bins=bins, histtype="step", linewidth=1.5, label=f"{name} ({len(values):,})")
+    ax.set_xscale("log")
+    ax.set_xlabel("extracted text length (characters)")
+    ax.set_ylabel("records")
+    ax.set_title("Document length")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def cluster_size_counts(clusters: list[dict]) -> dict[int, int]:
+    """Cluster size (the kept document plus its removed duplicates) -> number of clusters."""
+    sizes: dict[int, int] = {}
+    for cluster in clusters:
+        size = len(cluster["duplicates"]) + 1
+        sizes[size] = sizes.get(size, 0) + 1
+    return dict(sorted(sizes.items()))
+
+
+def plot_cluster_sizes(clusters: list[dict]):
+    sizes = cluster_size_counts(clusters)
+    if not sizes:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.bar([str(s) for s in sizes], list(sizes.values()), color="tab:purple")
+    ax.set_xlabel("cluster size (kept document + near-duplicates removed)")
+    ax.set_ylabel("clusters")
+    ax.set_title("Dedup cluster sizes")
+    return fig
+
+
+# ---- HTML
+
+def figure_html(fig, alt: str) -> str:
+    """The figure as an embedded PNG, so the report needs no other file."""
+    if fig is None:
+        return f"<p class='none'>{escape(alt)}: nothing to plot in this run.</p>"
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"<img alt='{escape(alt)}' src='data:image/png;base64,{data}'>"
+
+
+def summary_html(run: runs.Run) -> str:
+    stats = run.stats
+    items = [("records read", f"{stats.get('records_read', 0):,}"), ("kept", f"{stats.get('kept', 0):,}"),
+             ("files read", f"{stats.get('files', {}).get('read', 0):,}"), ("seconds", stats.get("seconds")),
+             ("code version", stats.get("code_version"))]
+    if stats.get("quality"):
+        q = stats["quality"]
+        items.append(("quality", f"model {q['model_version']}, alpha {q['alpha']}, seed {q['seed']}"))
+    else:
+        items.append(("quality", "no quality model: nothing scored or resampled"))
+    if run.dedup:
+        d = run.dedup
+        items.append(("dedup", f"{d['mode']}: {d['docs']:,} documents, {d['verified_pairs']:,} verified pairs, "
+                               f"removed {json.dumps(d['removed'])}"))
+    else:
+        items.append(("dedup", "not run"))
+    return "<table class='summary'>" + "".join(
+        f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in items) + "</table>"
+
+
+def band_table_html(bands: list[dict]) -> str:
+    filled = [dict(b, observed=b["observed"], expected=b["expected"]) for b in bands if b["documents"]]
+    return runs.table_html(filled, ["band", "documents", "kept", "observed", "expected"])
+
+
+def sample_html(row: dict) -> str:
+    text = row["text"] or f"(text not stored for this drop; detail: {row['detail'] or '-'})"
+    if len(text) > SNIPPET_CHARS:
+        text = text[:SNIPPET_CHARS] + " …"
+    score = "-" if row["quality_score"] is None else f"{row['quality_score']:.4f}"
+    extra = f" · duplicate of {escape(row['duplicate_of'])}" if row["duplicate_of"] else ""
+    return (f"<div class='doc'><div class='meta'><a href='{escape(row['url'] or '')}'>{escape(row['url'] or '(no url)')}"
+            f"</a><br>score {score} · {row['text_chars'] or 0:,} chars · lang {escape(row['lang'] or '-')} · "
+            f"{escape(runs.source_name(row['source']))} · id {escape(row['id'])}{extra}</div>"
+            f"<pre>{escape(text)}</pre></div>")
+
+
+def samples_html(samples: pa.Table) -> str:
+    parts = []
+    records = samples.to_pylist()
+    for decision in dict.fromkeys(r["decision"] for r in records):
+        parts.append(f"<h3>{escape(decision)}</h3>")
+        parts += [sample_html(r) for r in records if r["decision"] == decision]
+    return "\n".join(parts) or "<p class='none'>No records.</p>"
+
+
+def clusters_html(clusters: list[dict], limit: int = 5) -> str:
+    """The biggest clusters, kept document and removed duplicates side by side."""
+    parts = []
+    for cluster in clusters[:limit]:
+        keeper = cluster["keeper"] or {"url": "(a reference document)", "text": None, "id": cluster["keeper_id"]}
+        cells = [("kept", keeper)] + [(f"removed: {d['reason']}", d) for d in cluster["duplicates"][:3]]
+        parts.append("<div class='cluster'>" + "".join(
+            f"<div class='member'><b>{escape(label)}</b><br><small>{escape(r['url'] or '')}</small>"
+            f"<pre>{escape((r.get('text') or '(text not stored)')[:SNIPPET_CHARS])}</pre></div>"
+            for label, r in cells) + "</div>")
+    return "\n".join(parts) or "<p class='none'>No duplicate clusters in this run.</p>"
+
+
+STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
+.doc{border-left:3px solid #999;margin:0.6em 0;padding-left:0.6em}.meta{font-size:12px;color:#555}
+pre{white-space:pre-wrap;font-size:12px;background:#f6f6f6;padding:0.4em;max-height:14em;overflow:auto}
+.cluster{display:flex;gap:0.5em;margin-bottom:1em}.member{flex:1;min-width:0;font-size:12px}.none{color:#777}"""
+
+
+def render(run: runs.Run, samples: pa.Table) -> str:
+    scored = runs.scored_documents(run)
+    bands = runs.keep_ratio_by_band(scored, run.alpha) if run.alpha is not None and scored.num_rows else []
+    clusters = runs.duplicate_clusters(run)
+    sections = [
+        ("Summary", summary_html(run)),
+        ("Records per outcome", figure_html(plot_outcomes(run), "records per outcome")),
+        ("Quality scores per source", figure_html(plot_score_histograms(scored, run.alpha), "quality scores")),
+        ("Keep ratio by score band", figure_html(plot_keep_ratio(bands), "keep ratio by score band")
+         + band_table_html(bands)),
+        ("Language mix", figure_html(plot_languages(run), "language mix")),
+        ("Document length", figure_html(plot_lengths(run), "document length")),
+        ("Dedup clusters", figure_html(plot_cluster_sizes(clusters), "dedup cluster sizes") + clusters_html(clusters)),
+        ("Samples per decision", samples_html(samples)),
+    ]
+    body = "\n".join(f"<h2>{escape(title)}</h2>\n{content}" for title, content in sections)
+    title = f"corpus-pipeline run report: {run.folder}"
+    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>\n{body}\n</body></html>\n")

@@ -1,0 +1,202 @@
+"""Read a finished filter run without Spark: for the run report and the notebooks.
+
+Consumes a `jobs/filter.py` output folder (`documents/`, `dropped/`, `stats.json`,
+`config.yaml`); produces pyarrow tables and plain rows: the scored documents, keep ratios
+by score band, duplicate clusters, deterministic samples, and a re-selection with another
+Pareto alpha. Nothing here is needed by a job; it only reads what a job wrote.
+
+A re-selection is exact, not a simulation: the filter stores every scored document's
+`quality_score` and draw `quality_u`, and keeps it when `quality_u < (2 - score)^-alpha`
+(GPT-3 Appendix A, made deterministic; see `quality.py`), so the same rule with another
+alpha gives the documents that run would have kept before dedup.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import yaml
+
+from .quality import unit_hash
+
+SCORE_BANDS = np.round(np.linspace(0.0, 1.0, 11), 2)  # ten bands of width 0.1
+
+
+@dataclass(frozen=True)
+class Run:
+    folder: str
+    stats: dict
+    config: dict
+    documents: pa.Table  # kept documents
+    dropped: pa.Table  # dropped records, with `reason`, `detail` and `duplicate_of`
+
+    @property
+    def alpha(self) -> float | None:
+        """The Pareto alpha of the run, or None when it had no quality model."""
+        return (self.stats.get("quality") or {}).get("alpha")
+
+    @property
+    def dedup(self) -> dict | None:
+        return self.stats.get("dedup")
+
+
+def open_run(folder: str) -> Run:
+    """Load a run's tables and metadata; `folder` may be any fsspec URL."""
+    fs, root = fsspec.core.url_to_fs(str(folder))
+    with fs.open(f"{root}/stats.json", "r") as fh:
+        stats = json.load(fh)
+    with fs.open(f"{root}/config.yaml", "r") as fh:
+        cfg = yaml.safe_load(fh) or {}
+    dropped = read_parquet_folder(fs, f"{root}/dropped")
+    documents = read_parquet_folder(fs, f"{root}/documents")
+    if documents.num_columns == 0:  # no part file at all: give it the dropped rows' columns
+        documents = dropped.schema.empty_table().drop_columns(
+            [c for c in ("reason", "detail", "duplicate_of") if c in dropped.column_names])
+    return Run(str(folder), stats, cfg, documents, dropped)
+
+
+def read_parquet_folder(fs, path: str) -> pa.Table:
+    """All part files of a Spark output folder (an empty table if there are none)."""
+    parts = sorted(p for p in fs.glob(f"{path}/*.parquet"))
+    if not parts:
+        return pa.table({})
+    return pa.concat_tables([pq.read_table(p, filesystem=fs) for p in parts], promote_options="default")
+
+
+# ---- plain views of the tables
+
+def rows(table: pa.Table, columns: list[str] | None = None) -> list[dict]:
+    return (table.select(columns) if columns else table).to_pylist()
+
+
+def with_reason(table: pa.Table, reason: str) -> pa.Table:
+    """Rows dropped for `reason` ("kept" is not a reason: use run.documents)."""
+    return table.filter(pc.equal(table["reason"], reason)) if table.num_rows else table
+
+
+def domain(url: str | None) -> str:
+    """Host of a URL without `www.` and port, or "" when there is none."""
+    host = urlsplit(url or "").hostname or ""
+    return host[4:] if host.startswith("www.") else host
+
+
+def add_domain(table: pa.Table) -> pa.Table:
+    return table.append_column("domain", pa.array([domain(u) for u in table["url"].to_pylist()], pa.string()))
+
+
+def source_name(path: str | None) -> str:
+    """The input file's name: sources are whole paths, too long for a legend."""
+    return (path or "").rstrip("/").rsplit("/", 1)[-1]
+
+
+def scored_documents(run: Run) -> pa.Table:
+    """Every document the quality model scored, with `passed` (the Pareto rule kept it).
+
+    Quality drops keep their score and draw, and so do dedup drops (they passed the
+    rule first), so this is documents ∪ dropped rows that have a score.
+    """
+    columns = ["id", "url", "source", "crawl", "text_chars", "quality_score", "quality_u"]
+    parts = []
+    for table, reason in ((run.documents, None), (run.dropped, "reason")):
+        if table.num_rows == 0 or "quality_score" not in table.column_names:
+            continue
+        table = table.filter(pc.is_valid(table["quality_score"]))
+        passed = (pc.not_equal(pc.fill_null(table[reason], ""), "quality") if reason
+                  else pa.array([True] * table.num_rows, pa.bool_()))
+        parts.append(table.select(columns).append_column("passed", passed))
+    if not parts:
+        return pa.table({c: pa.array([], pa.float64() if c.startswith("quality") else pa.string())
+                         for c in columns} | {"passed": pa.array([], pa.bool_())})
+    return pa.concat_tables(parts, promote_options="default")
+
+
+# ---- the Pareto rule, re-applied
+
+def keep_probabilities(scores: np.ndarray, alpha: float) -> np.ndarray:
+    """GPT-3's P(pareto(alpha) > 1 - s) = (2 - s)^-alpha, vectorised (as quality.keep_probability)."""
+    return (2.0 - np.asarray(scores, dtype=float)) ** -alpha
+
+
+def reselect(scored: pa.Table, alpha: float) -> pa.Table:
+    """The scored documents with `passed` recomputed for another alpha (dedup not redone)."""
+    scores = scored["quality_score"].to_numpy(zero_copy_only=False)
+    draws = scored["quality_u"].to_numpy(zero_copy_only=False)
+    passed = pa.array(draws < keep_probabilities(scores, alpha), pa.bool_())
+    return scored.set_column(scored.column_names.index("passed"), "passed", passed)
+
+
+def keep_ratio_by_band(scored: pa.Table, alpha: float) -> list[dict]:
+    """Per score band: documents, share passed (observed) and mean keep probability (expected)."""
+    scores = scored["quality_score"].to_numpy(zero_copy_only=False)
+    passed = scored["passed"].to_numpy(zero_copy_only=False)
+    band = np.clip(np.digitize(scores, SCORE_BANDS[1:-1]), 0, len(SCORE_BANDS) - 2)
+    out = []
+    for i, (low, high) in enumerate(zip(SCORE_BANDS[:-1], SCORE_BANDS[1:])):
+        members = band == i
+        n = int(members.sum())
+        out.append({"band": f"{low:.1f}-{high:.1f}", "low": float(low), "high": float(high), "documents": n,
+                    "kept": int(passed[members].sum()),
+                    "observed": float(passed[members].mean()) if n else None,
+                    "expected": float(keep_probabilities(scores[members], alpha).mean()) if n else None})
+    return out
+
+
+# ---- dedup clusters
+
+def duplicate_clusters(run: Run) -> list[dict]:
+    """Clusters of near-duplicates, biggest first: the kept document's id and row (None
+    when the keeper is a reference document), and the rows dedup removed in its favour."""
+    if run.dropped.num_rows == 0 or "duplicate_of" not in run.dropped.column_names:
+        return []
+    removed = run.dropped.filter(pc.is_valid(run.dropped["duplicate_of"]))
+    by_keeper: dict[str, list[dict]] = {}
+    for row in removed.to_pylist():
+        by_keeper.setdefault(row["duplicate_of"], []).append(row)
+    keepers = {r["id"]: r for r in run.documents.filter(
+        pc.is_in(run.documents["id"], pa.array(list(by_keeper), pa.string()))).to_pylist()} if by_keeper else {}
+    clusters = [{"keeper_id": k, "keeper": keepers.get(k), "duplicates": sorted(d, key=lambda r: r["id"])}
+                for k, d in by_keeper.items()]
+    return sorted(clusters, key=lambda c: (-len(c["duplicates"]), c["keeper_id"]))
+
+
+# ---- deterministic samples
+
+def sample(table: pa.Table, n: int, seed: str = "sample") -> pa.Table:
+    """`n` rows picked by a hash of (seed, id): the same rows on every machine and run."""
+    if table.num_rows <= n:
+        return table
+    keys = [unit_hash(seed, i) for i in table["id"].to_pylist()]
+    return table.take(np.argsort(keys, kind="stable")[:n])
+
+
+def by_score_tercile(table: pa.Table) -> list[tuple[str, pa.Table]]:
+    """The table cut into low, middle and high thirds by quality score (rank, not value,
+    so each third has documents whatever the score distribution)."""
+    if table.num_rows == 0:
+        return []
+    order = pc.sort_indices(table, [("quality_score", "ascending"), ("id", "ascending")])
+    ranked = table.take(order)
+    edges = [round(table.num_rows * k / 3) for k in range(4)]
+    thirds = [("low", ranked.slice(edges[0], edges[1] - edges[0])),
+              ("middle", ranked.slice(edges[1], edges[2] - edges[1])),
+              ("high", ranked.slice(edges[2], edges[3] - edges[2]))]
+    return [(name, part) for name, part in reversed(thirds) if part.num_rows]
+
+
+def table_html(records: list[dict], columns: list[str], max_chars: int = 300) -> str:
+    """An HTML table of `records` (escaped, long values cut), for notebooks and the report."""
+    from html import escape
+
+    def cell(value):
+        text = "" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
+        return escape(text if len(text) <= max_chars else text[:max_chars] + " …")
+
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in records)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
