@@ -1,0 +1,197 @@
+"""Tokenize and pack on Spark: Parquet documents in mixture order -> token shards (GPT-3 Appendix B).
+
+Consumes Parquet with `text` and, for a mixture (issue 5), `position` (long, the global
+document order); without `position`, documents are ordered by (input file path, row in
+the file). Empty texts are skipped and counted. Produces the shards and metadata of
+corpus_pipeline.pack, byte-identical to `pack_texts` on the same ordered texts, under any
+partitioning; nothing proportional to the corpus ever reaches the driver:
+1. documents are range-partitioned and sorted by their order key, then tokenized on the
+   executors (one tokenizer per worker process); the tokens are persisted;
+2. each partition's first and last key, document and token counts come to the driver
+   (four numbers a partition); their prefix sums give every partition its first document
+   index and its stream offset;
+3. every document is cut into pieces at shard boundaries, keyed by shard; one task per
+   shard joins its pieces (so fragments at partition boundaries meet there), cuts the rows
+   and writes the shard file;
+4. documents/ (one row per document: index, order key, stream offset, token count, shard)
+   is written, and the per-shard document counts and the input fingerprint are read back
+   from it, not from accumulators.
+"""
+from __future__ import annotations
+
+import uuid
+
+from pyspark import StorageLevel
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from .. import pack
+from ..config import PackConfig
+
+POSITION = "position"
+FILE_ORDER = ("source_file", "source_row")
+INTEGRAL = ("tinyint", "smallint", "int", "bigint")
+
+
+class PackInputError(ValueError):
+    """The input cannot be packed as asked; the message is for the user."""
+
+
+def ordered_documents(spark, paths) -> tuple:
+    """(frame of order key columns, id, text; key column names) for non-empty texts, and
+    the number of empty ones."""
+    frame = spark.read.parquet(*paths)
+    if "text" not in frame.columns:
+        raise PackInputError(f"input has no text column (columns: {', '.join(frame.columns)})")
+    if POSITION in frame.columns:
+        if dict(frame.dtypes)[POSITION] not in INTEGRAL:
+            raise PackInputError(f"column {POSITION} must be an integer, not {dict(frame.dtypes)[POSITION]}")
+        keys = [F.col(POSITION).cast("long").alias(POSITION)]
+    else:  # Parquet's own row numbers: stable under any split of the files into partitions
+        keys = [F.col("_metadata.file_path").alias(FILE_ORDER[0]), F.col("_metadata.row_index").alias(FILE_ORDER[1])]
+    ident = F.col("id").cast("string") if "id" in frame.columns else F.lit(None).cast("string")
+    docs = frame.select(*keys, ident.alias("id"), "text")
+    empty = F.col("text").isNull() | (F.length("text") == 0)
+    names = [POSITION] if POSITION in frame.columns else list(FILE_ORDER)
+    return docs.filter(~empty), names, docs.filter(empty).count()
+
+
+def sorted_tokens(docs, key_names: list[str], partitions: int):
+    """RDD of (key, id, uint16 token bytes with EOT, text digest), in global key order."""
+    ordered = (docs.repartitionByRange(partitions, *key_names).sortWithinPartitions(*key_names)
+               if partitions else docs.orderBy(*key_names))
+
+    def tokenize(rows):
+        for row in rows:
+            key = tuple(row[name] for name in key_names)
+            yield key, row["id"], pack.document_tokens(row["text"]).tobytes(), pack.text_digest(row["text"])
+
+    return ordered.rdd.mapPartitions(tokenize, preservesPartitioning=True)
+
+
+def partition_offsets(tokens) -> tuple[dict[int, tuple[int, int]], int, int]:
+    """{partition: (first document index, first stream offset)}, documents, stream tokens;
+    raises where the order key is null or not unique (the order would be undefined)."""
+    def summary(index, records):
+        docs = total = 0
+        first = last = problem = None
+        for key, _, data, _ in records:
+            docs, total = docs + 1, total + len(data) // pack.DTYPE.itemsize
+            if None in key:
+                problem = problem or "a document has a null order key"
+                continue
+            if last is not None and key <= last:
+                problem = problem or f"order key {key} is not unique"
+            first, last = first if first is not None else key, key
+        yield index, docs, total, first, last, problem
+
+    parts = sorted(tokens.mapPartitionsWithIndex(summary).collect())
+    offsets, docs, total, last = {}, 0, 0, None
+    for index, n_docs, n_tokens, first_key, last_key, problem in parts:
+        if n_docs and last is not None and first_key <= last:
+            problem = problem or f"order key {first_key} is not unique"
+        if problem:  # raised here, not in the task, so that the user sees one line
+            raise PackInputError(problem)
+        offsets[index] = (docs, total)
+        docs, total = docs + n_docs, total + n_tokens
+        last = last_key if n_docs else last
+    return offsets, docs, total
+
+
+def shard_pieces(tokens, offsets, plan: pack.Plan):
+    """(shard, (offset in the shard's span, token bytes)) for every piece of every document."""
+    def pieces(index, records):
+        at = offsets[index][1]
+        for _, _, data, _ in records:
+            end = at + len(data) // pack.DTYPE.itemsize
+            for shard in plan.shards_touching(at, end):
+                start, stop = plan.shard_span(shard)
+                lo, hi = max(at, start), min(end, stop)
+                size = pack.DTYPE.itemsize
+                yield shard, (lo - start, data[(lo - at) * size:(hi - at) * size])
+            at = end
+
+    return tokens.mapPartitionsWithIndex(pieces)
+
+
+def write_shards(pieces, plan: pack.Plan, folder: str, device: str) -> list[dict]:
+    """One task per shard: join its pieces, cut rows (on the GPU when there is one), write."""
+    if plan.shards == 0:
+        return []
+
+    def write(shard, items):
+        start, stop = plan.shard_span(shard)
+        span = pack.join_chunks((piece for _, piece in items), stop - start)
+        data = pack.shard_bytes(plan, shard, span, pack.resolve_device(device))
+        _write_file(folder, pack.shard_name(shard), data)
+        yield pack.shard_record(plan, shard, data)
+
+    records = pieces.partitionBy(plan.shards, lambda shard: shard).mapPartitionsWithIndex(write).collect()
+    return sorted(records, key=lambda r: r["file"])
+
+
+def qualified(spark, path: str) -> str:
+    """`path` as a full URI (file:/..., hdfs://...), so that executors open the same place
+    the driver's Hadoop FileSystem does."""
+    hadoop_path = spark._jvm.org.apache.hadoop.fs.Path(path)
+    return hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration()).makeQualified(hadoop_path).toString()
+
+
+def _write_file(folder: str, name: str, data: bytes):
+    """Write beside, then rename: a retried or speculative task never leaves half a shard."""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(folder)
+    fs.makedirs(root, exist_ok=True)
+    scratch = f"{root}/.{name}.{uuid.uuid4().hex[:8]}"
+    with fs.open(scratch, "wb") as stream:
+        stream.write(data)
+    fs.mv(scratch, f"{root}/{name}")
+
+
+def document_index(spark, tokens, offsets, plan: pack.Plan, key_names: list[str]):
+    """documents/: one row per document, in stream order, for mapping rows back to sources."""
+    def rows(index, records):
+        doc, at = offsets[index]
+        for key, ident, data, digest in records:
+            length = len(data) // pack.DTYPE.itemsize
+            yield (doc, *key, ident, at, length, plan.home_shard(at), pack.document_hash(doc, digest))
+            doc, at = doc + 1, at + length
+
+    key_fields = ([T.StructField(POSITION, T.LongType())] if key_names == [POSITION] else
+                  [T.StructField(FILE_ORDER[0], T.StringType()), T.StructField(FILE_ORDER[1], T.LongType())])
+    schema = T.StructType([T.StructField("doc_index", T.LongType()), *key_fields,
+                           T.StructField("id", T.StringType()), T.StructField("token_start", T.LongType()),
+                           T.StructField("tokens", T.LongType()), T.StructField("shard", T.IntegerType()),
+                           T.StructField("doc_hash", T.LongType())])
+    return spark.createDataFrame(tokens.mapPartitionsWithIndex(rows), schema)
+
+
+def shard_document_counts(documents, plan: pack.Plan) -> tuple[dict[int, int], set[int], int, int]:
+    """(documents starting per shard, shards starting with a document, documents in a dropped
+    tail, XOR of document hashes), read from the written documents/."""
+    at_start = (F.col("token_start") % F.lit(plan.shard_stride) == 0).cast("int")
+    per_shard = documents.groupBy("shard").agg(F.count("*").alias("n"), F.max(at_start).alias("boundary")).collect()
+    starts = {r["shard"]: r["n"] for r in per_shard if r["shard"] is not None}
+    boundary = {r["shard"] for r in per_shard if r["shard"] is not None and r["boundary"]}
+    dropped = sum(r["n"] for r in per_shard if r["shard"] is None)
+    xor = documents.agg(F.bit_xor("doc_hash")).first()[0] or 0
+    return starts, boundary, dropped, xor
+
+
+def pack_documents(spark, paths, cfg: PackConfig, out) -> dict:
+    """Writes shards, documents/ and returns metadata for `out` (an AtomicOutput)."""
+    docs, key_names, empty = ordered_documents(spark, paths)
+    tokens = sorted_tokens(docs, key_names, cfg.partitions).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        offsets, n_docs, total = partition_offsets(tokens)
+        plan = pack.Plan(cfg.seq_len, cfg.with_target, cfg.rows_per_shard, cfg.tail, total)
+        records = write_shards(shard_pieces(tokens, offsets, plan), plan, qualified(spark, out.tmp), cfg.device)
+        document_index(spark, tokens, offsets, plan, key_names).write.parquet(out.path("documents"))
+    finally:
+        tokens.unpersist()
+    starts, boundary, dropped, xor = shard_document_counts(spark.read.parquet(out.path("documents")), plan)
+    pack.add_document_counts(records, starts, boundary)
+    order = POSITION if key_names == [POSITION] else "input file path, row in file"
+    return pack.metadata(plan, records, n_docs, xor,
+                         {"empty_documents": empty, "documents_dropped": dropped, "order": order})
