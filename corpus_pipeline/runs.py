@@ -116,6 +116,28 @@ def scored_documents(run: Run) -> pa.Table:
     return pa.concat_tables(parts, promote_options="default")
 
 
+def in_score_band(table: pa.Table, low: float, high: float) -> pa.Table:
+    """Rows with low <= quality_score < high (high = 1 includes 1), best first."""
+    scores = table["quality_score"]
+    upper = pc.less_equal(scores, high) if high >= 1 else pc.less(scores, high)
+    rows_in = table.filter(pc.and_(pc.greater_equal(scores, low), upper))
+    return rows_in.take(pc.sort_indices(rows_in, [("quality_score", "descending"), ("id", "ascending")]))
+
+
+def top_domains(table: pa.Table, n: int = 20) -> list[dict]:
+    """The `n` domains with most rows: [{domain, rows}], most first, ties by name."""
+    if table.num_rows == 0:
+        return []
+    counts = add_domain(table).group_by("domain").aggregate([("id", "count")]).to_pylist()
+    ranked = sorted(counts, key=lambda r: (-r["id_count"], r["domain"]))[:n]
+    return [{"domain": r["domain"], "rows": r["id_count"]} for r in ranked]
+
+
+def with_domain(table: pa.Table, name: str) -> pa.Table:
+    with_column = add_domain(table)
+    return with_column.filter(pc.equal(with_column["domain"], name))
+
+
 # ---- the Pareto rule, re-applied
 
 def keep_probabilities(scores: np.ndarray, alpha: float) -> np.ndarray:
@@ -129,6 +151,16 @@ def reselect(scored: pa.Table, alpha: float) -> pa.Table:
     draws = scored["quality_u"].to_numpy(zero_copy_only=False)
     passed = pa.array(draws < keep_probabilities(scores, alpha), pa.bool_())
     return scored.set_column(scored.column_names.index("passed"), "passed", passed)
+
+
+def compare_alphas(scored: pa.Table, alpha_a: float, alpha_b: float) -> dict:
+    """What changes between two alphas, from one run's stored scores and draws: documents
+    passed at each, at both, and at only one. A smaller alpha keeps a superset (same u,
+    higher keep probability), so `only_a` is empty when alpha_a > alpha_b."""
+    a = reselect(scored, alpha_a)["passed"].to_numpy(zero_copy_only=False)
+    b = reselect(scored, alpha_b)["passed"].to_numpy(zero_copy_only=False)
+    return {"scored": scored.num_rows, "passed_a": int(a.sum()), "passed_b": int(b.sum()), "both": int((a & b).sum()),
+            "only_a": scored.filter(pa.array(a & ~b)), "only_b": scored.filter(pa.array(b & ~a))}
 
 
 def keep_ratio_by_band(scored: pa.Table, alpha: float) -> list[dict]:
@@ -200,3 +232,43 @@ def table_html(records: list[dict], columns: list[str], max_chars: int = 300) ->
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in records)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# ---- mixtures (jobs/mix.py) and packed sequences (jobs/pack.py)
+
+def open_mixture(folder: str) -> tuple[dict, pa.Table]:
+    """A mixture's manifest.json and its documents in training order (by `position`)."""
+    fs, root = fsspec.core.url_to_fs(str(folder))
+    with fs.open(f"{root}/manifest.json", "r") as fh:
+        manifest = json.load(fh)
+    table = read_parquet_folder(fs, f"{root}/documents")
+    return manifest, table.take(pc.sort_indices(table, [("position", "ascending")]))
+
+
+def dataset_shares_over_training(mixture: pa.Table, slices: int = 20) -> dict[str, np.ndarray]:
+    """Each dataset's share of the tokens in each of `slices` equal stretches of training:
+    flat lines at the weights mean the order spreads every dataset evenly."""
+    tokens = mixture["tokens"].to_numpy(zero_copy_only=False).astype(float)
+    start = np.cumsum(tokens) - tokens  # tokens of training before each document
+    stretch = np.minimum((slices * start / max(tokens.sum(), 1)).astype(int), slices - 1)
+    per_slice = np.bincount(stretch, weights=tokens, minlength=slices)
+    datasets = np.array(mixture["dataset"].to_pylist(), dtype=object)
+    return {name: np.bincount(stretch[datasets == name], weights=tokens[datasets == name], minlength=slices)
+            / np.maximum(per_slice, 1) for name in sorted(set(datasets))}
+
+
+def row_pieces(shards, shard: int, row: int) -> list[dict]:
+    """One packed row of a `pack.TokenShards`, decoded: [{document, tokens, text}] in row
+    order. `document` is the index in the packed stream (a mixture's `position`, since the
+    mixture holds no empty text); the first and last piece may continue in the rows around."""
+    from . import gpt2
+
+    tokens = np.asarray(shards.rows(shard)[row])
+    if shard == len(shards.shards) - 1 and row == len(shards.rows(shard)) - 1 and shards.meta["pad_tokens"]:
+        tokens = tokens[:len(tokens) - shards.meta["pad_tokens"]]  # the EOT padding of the tail row
+    cuts = np.flatnonzero(tokens == gpt2.EOT) + 1
+    segments = [s for s in np.split(tokens, cuts) if len(s)]
+    documents = shards.row_documents(shard, row)
+    assert len(segments) == len(documents), (shard, row, len(segments), documents)
+    return [{"document": d, "tokens": len(s), "text": gpt2.decode([int(t) for t in s if t != gpt2.EOT])}
+            for d, s in zip(documents, segments)]
