@@ -23,6 +23,7 @@ SAMPLE_STATS = {
     "dropped": {"empty_text": 8, "http_status": 11, "language": 57, "not_html": 7, "not_response": 72,
                 "too_short": 31, "truncated": 2},
     "files": {"read": 6, "failed": {}},
+    "shards": {"total": 6, "processed": 6, "reused": 0, "rows": 311},
     "quality": None,
     "dedup": None,
 }
@@ -46,7 +47,7 @@ def test_sample_stats_are_exact_and_reconcile(sample_run):
     assert stats["records_read"] == stats["kept"] + sum(stats["dropped"].values())
     written = json.loads((out / "stats.json").read_text())
     assert written["records_read"] == 311 and written["code_version"].startswith("0.1.0")
-    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "documents", "dropped", "inputs.txt", "stats.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "documents", "dropped", "inputs.txt", "run.json", "stats.json"]
 
 
 def test_spark_output_equals_the_library_run_record_by_record(spark, sample_run):
@@ -101,13 +102,18 @@ def test_rerun_replaces_output_atomically_and_refuses_foreign_folders(spark, tmp
     first = run_filter(spark, filter_config(out), SAMPLE_FILES[:2])
     second = run_filter(spark, filter_config(out), SAMPLE_FILES[:2])
     assert first["records_read"] == second["records_read"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary or old folders left
+    assert (first["shards"]["processed"], second["shards"]["reused"]) == (2, 2)
+    # No temporary or old folders left; the shard store holds one committed folder per input.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.shards"]
+    assert all((shard / "_COMMITTED.json").exists() for shard in (tmp_path / "out.shards").iterdir())
+    assert len(list((tmp_path / "out.shards").iterdir())) == 2
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "precious.txt").write_text("keep me")
     with pytest.raises(OutputError, match="is not a corpus-pipeline output"):
         run_filter(spark, filter_config(foreign), SAMPLE_FILES[:1])
     assert (foreign / "precious.txt").read_text() == "keep me"
+    assert not (tmp_path / "mine.shards").exists()
 
 
 def job_env():

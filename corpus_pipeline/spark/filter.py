@@ -24,6 +24,7 @@ from .. import code_version, config, ingest, quality, stats
 from .output import AtomicOutput
 from .dedup import deduplicate, reference_documents
 from .quality import tag_documents
+from .shards import ShardStore, fingerprint, utc
 
 _TYPES = {"offset": T.LongType(), "http_status": T.IntegerType(), "payload_bytes": T.LongType(),
           "text_chars": T.IntegerType(), "lang_score": T.DoubleType()}
@@ -71,25 +72,72 @@ def drop_duplicates(spark, rows, cfg: config.FilterConfig):
 
 
 def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
-    """Write the job's output atomically to `cfg.output`; return its stats."""
+    """Write the job's output atomically to `cfg.output`; return its stats.
+
+    Record-level stages run per input file into the shard store (resuming where a previous
+    run stopped); the corpus-level ones (dedup) then read every shard of `files`."""
     started = time.time()
-    with AtomicOutput(spark, cfg.output) as out:
-        # Both cached: ingest feeds two branches (scored, dropped), and rows feed two writes.
-        outcomes = outcomes_frame(spark, files, cfg.ingest).persist(StorageLevel.MEMORY_AND_DISK)
-        selected = select_by_quality(outcomes, cfg.quality).persist(StorageLevel.MEMORY_AND_DISK)
+    output = AtomicOutput(spark, cfg.output)  # refuses a foreign folder before any work
+    quality_info = quality_summary(cfg.quality)
+    store = ShardStore(spark, shard_root(cfg), fingerprint(cfg, quality_info and quality_info["model_version"]))
+    shards = ingest_shards(spark, cfg, files, store)
+    with output as out:
+        selected = spark.read.parquet(*[store.path(path) for path in files])
         rows, dedup_report = drop_duplicates(spark, selected, cfg)
-        rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+        rows = rows.persist(StorageLevel.MEMORY_AND_DISK)  # feeds two writes
         rows.filter(F.col("reason").isNull()).select(DOCUMENT_COLUMNS).write.parquet(out.path("documents"))
         rows.filter(F.col("reason").isNotNull()).select(DROPPED_COLUMNS).write.parquet(out.path("dropped"))
-        spark.catalog.clearCache()
+        rows.unpersist()
         run_stats = count_outcomes(spark, out.path("documents"), out.path("dropped"), len(files))
-        run_stats["quality"] = quality_summary(cfg.quality)
+        run_stats["shards"] = reconcile(run_stats, shards)
+        run_stats["quality"] = quality_info
         run_stats["dedup"] = dedup_report
         run_stats["seconds"] = round(time.time() - started, 1)
         out.write_text("config.yaml", yaml.safe_dump(config.to_dict(cfg), sort_keys=False))
         out.write_text("inputs.txt", "".join(f + "\n" for f in files))
+        out.write_text("run.json", json.dumps(run_manifest(cfg, store, shards, started), indent=2) + "\n")
         out.write_text("stats.json", json.dumps(dict(run_stats, code_version=code_version()), indent=2) + "\n")
     return run_stats
+
+
+def shard_root(cfg: config.FilterConfig) -> str:
+    return cfg.shards or cfg.output.rstrip("/") + ".shards"
+
+
+def ingest_shards(spark, cfg: config.FilterConfig, files: list[str], store: ShardStore) -> dict[str, dict]:
+    """{input file: its shard marker}, running ingest and quality for the files not yet committed."""
+    markers = {path: (store.marker(path) if cfg.resume else None) for path in files}
+    for marker in markers.values():
+        if marker:
+            marker["status"] = "reused"
+    pending = [path for path in files if markers[path] is None]
+    size = cfg.files_per_commit or 4 * spark.sparkContext.defaultParallelism
+    for batch in (pending[i:i + size] for i in range(0, len(pending), size)):
+        # Cached: ingest feeds two branches (scored documents and dropped records).
+        outcomes = outcomes_frame(spark, batch, cfg.ingest).persist(StorageLevel.MEMORY_AND_DISK)
+        for marker in store.commit_batch(select_by_quality(outcomes, cfg.quality), batch):
+            markers[marker["input"]] = dict(marker, status="processed")
+        outcomes.unpersist()
+    return markers
+
+
+def reconcile(run_stats: dict, shards: dict[str, dict]) -> dict:
+    """Every row of every shard must be in the output exactly once; a mismatch is a bug."""
+    rows = sum(marker["records"] for marker in shards.values())
+    written = run_stats["records_read"] + sum(run_stats["files"]["failed"].values())
+    if rows != written:
+        raise RuntimeError(f"accounting mismatch: shards hold {rows} rows, the output {written}")
+    statuses = [marker["status"] for marker in shards.values()]
+    return {"total": len(shards), "processed": statuses.count("processed"), "reused": statuses.count("reused"),
+            "rows": rows}
+
+
+def run_manifest(cfg: config.FilterConfig, store: ShardStore, shards: dict[str, dict], started: float) -> dict:
+    return {"code_version": code_version(), "seed": cfg.quality.seed, "fingerprint": store.fingerprint,
+            "shard_store": store.root, "started_at": utc(started), "finished_at": utc(time.time()),
+            "config": config.to_dict(cfg),
+            "inputs": [{"input": path, "shard": store.path(path), "status": m["status"], "records": m["records"],
+                        "outcomes": m["outcomes"], "committed_at": m["committed_at"]} for path, m in shards.items()]}
 
 
 def quality_summary(cfg: config.QualityConfig) -> dict | None:

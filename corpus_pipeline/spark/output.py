@@ -15,16 +15,28 @@ class OutputError(RuntimeError):
     """The output folder cannot be used; the message is for the user."""
 
 
+def hadoop_fs(spark, path: str):
+    """(FileSystem, Path class) for `path`: a private instance, so that turning off local
+    .crc side files touches no one else."""
+    Path = spark._jvm.org.apache.hadoop.fs.Path
+    fs = spark._jvm.org.apache.hadoop.fs.FileSystem.newInstance(Path(path).toUri(), spark._jsc.hadoopConfiguration())
+    fs.setWriteChecksum(False)
+    return fs, Path
+
+
+def write_file(fs, Path, path: str, data: bytes):
+    stream = fs.create(Path(path), True)
+    try:
+        stream.write(bytearray(data))
+    finally:
+        stream.close()
+
+
 class AtomicOutput:
     def __init__(self, spark, final: str, marker: str = "stats.json"):
-        jvm = spark._jvm
-        self._Path = jvm.org.apache.hadoop.fs.Path
         self.final = final.rstrip("/")
         self.tmp = f"{self.final}.tmp-{uuid.uuid4().hex[:12]}"
-        # A private instance, so that turning off local .crc side files touches no one else.
-        uri = self._Path(self.final).toUri()
-        self._fs = jvm.org.apache.hadoop.fs.FileSystem.newInstance(uri, spark._jsc.hadoopConfiguration())
-        self._fs.setWriteChecksum(False)
+        self._fs, self._Path = hadoop_fs(spark, self.final)
         if self._exists(self.final) and not self._exists(self.path(marker, self.final)):
             raise OutputError(f"output folder {self.final} exists and is not a corpus-pipeline output; "
                               "remove it or choose another --output")
@@ -47,11 +59,7 @@ class AtomicOutput:
         self.write_bytes(name, text.encode("utf-8"))
 
     def write_bytes(self, name: str, data: bytes):
-        stream = self._fs.create(self._Path(self.path(name)), True)
-        try:
-            stream.write(bytearray(data))
-        finally:
-            stream.close()
+        write_file(self._fs, self._Path, self.path(name), data)
 
     def commit(self):
         """Replace the previous output (if any) with this one."""
