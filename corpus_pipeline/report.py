@@ -18,16 +18,13 @@ import json
 from html import escape
 
 import fsspec
-import matplotlib
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # the report is written by a job with no display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.compute as pc  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-
-from . import runs  # noqa: E402
+from . import runs
 
 REPORT_FILE = "report.html"
 SAMPLES_FILE = "samples/samples.parquet"
@@ -95,6 +92,13 @@ def as_sample_rows(table: pa.Table, decision: str) -> pa.Table:
 
 # ---- plots: each returns a figure, or None when the run has nothing to show
 
+def new_figure(width: float, height: float, rows: int = 1, squeeze: bool = True):
+    """A figure outside pyplot: no global state, no display needed (a job has none), and a
+    notebook shows it inline all the same."""
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots(rows, 1, squeeze=squeeze)
+
+
 def outcome_counts(run: runs.Run) -> dict[str, int]:
     """kept and each drop reason, from the data (the same counts stats.json holds)."""
     counts = {"kept": run.documents.num_rows}
@@ -107,7 +111,7 @@ def outcome_counts(run: runs.Run) -> dict[str, int]:
 def plot_outcomes(run: runs.Run):
     counts = outcome_counts(run)
     labels = sorted(counts, key=lambda k: (k != "kept", -counts[k], k))
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(labels) + 1))
+    fig, ax = new_figure(7, 0.35 * len(labels) + 1)
     ax.barh(labels[::-1], [counts[k] for k in labels[::-1]],
             color=["tab:green" if k == "kept" else "tab:red" for k in labels[::-1]])
     for i, k in enumerate(labels[::-1]):
@@ -138,7 +142,7 @@ def plot_score_histograms(scored: pa.Table, alpha: float | None):
     if scored.num_rows == 0 or alpha is None:
         return None
     groups = source_groups(scored)
-    fig, axes = plt.subplots(len(groups), 1, figsize=(7, 1.9 * len(groups) + 0.6), squeeze=False)
+    fig, axes = new_figure(7, 1.9 * len(groups) + 0.6, rows=len(groups), squeeze=False)
     bins = np.linspace(0, 1, 21)
     curve_x = np.linspace(0, 1, 101)
     for ax, (name, scores, passed) in zip(axes[:, 0], groups):
@@ -161,7 +165,7 @@ def plot_keep_ratio(bands: list[dict]):
     if not filled:
         return None
     centers = np.array([(b["low"] + b["high"]) / 2 for b in filled])
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = new_figure(7, 3.2)
     ax.bar(centers, [b["observed"] for b in filled], width=0.08, color="tab:green", label="observed (kept / scored)")
     ax.plot(centers, [b["expected"] for b in filled], "o-", color="tab:blue", label="expected mean (2-s)^-alpha")
     for x, b in zip(centers, filled):
@@ -187,7 +191,7 @@ def plot_languages(run: runs.Run, top: int = 15):
     if not counts:
         return None
     labels = sorted(counts, key=lambda k: (-sum(counts[k]), k))[:top][::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(labels) + 1))
+    fig, ax = new_figure(7, 0.3 * len(labels) + 1)
     ax.barh(labels, [counts[k][0] for k in labels], color="tab:green", label="kept")
     ax.barh(labels, [counts[k][1] for k in labels], left=[counts[k][0] for k in labels], color="tab:red",
             label="dropped: language")
@@ -214,7 +218,7 @@ def plot_lengths(run: runs.Run):
         return None
     longest = max(float(v.max()) for _, v in groups)
     bins = np.logspace(0, np.log10(max(longest, 10.0)) + 0.01, 30)
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = new_figure(7, 3.2)
     for name, values in groups:
         ax.hist(values, bins=bins, histtype="step", linewidth=1.5, label=f"{name} ({len(values):,})")
     ax.set_xscale("log")
@@ -238,7 +242,7 @@ def plot_cluster_sizes(clusters: list[dict]):
     sizes = cluster_size_counts(clusters)
     if not sizes:
         return None
-    fig, ax = plt.subplots(figsize=(7, 3))
+    fig, ax = new_figure(7, 3)
     ax.bar([str(s) for s in sizes], list(sizes.values()), color="tab:purple")
     ax.set_xlabel("cluster size (kept document + near-duplicates removed)")
     ax.set_ylabel("clusters")
@@ -254,7 +258,6 @@ def figure_html(fig, alt: str) -> str:
         return f"<p class='none'>{escape(alt)}: nothing to plot in this run.</p>"
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f"<img alt='{escape(alt)}' src='data:image/png;base64,{data}'>"
 
@@ -285,15 +288,15 @@ def band_table_html(bands: list[dict]) -> str:
 
 
 def sample_html(row: dict) -> str:
-    text = row["text"] or f"(text not stored for this drop; detail: {row['detail'] or '-'})"
+    text = row.get("text") or f"(text not stored for this drop; detail: {row.get('detail') or '-'})"
     if len(text) > SNIPPET_CHARS:
         text = text[:SNIPPET_CHARS] + " …"
     score = "-" if row["quality_score"] is None else f"{row['quality_score']:.4f}"
-    extra = f" · duplicate of {escape(row['duplicate_of'])}" if row["duplicate_of"] else ""
-    return (f"<div class='doc'><div class='meta'><a href='{escape(row['url'] or '')}'>{escape(row['url'] or '(no url)')}"
+    extra = f" · duplicate of {escape(row['duplicate_of'])}" if row.get("duplicate_of") else ""
+    return (f"<div class='doc' style='{DOC_STYLE}'><div class='meta'><a href='{escape(row['url'] or '')}'>{escape(row['url'] or '(no url)')}"
             f"</a><br>score {score} · {row['text_chars'] or 0:,} chars · lang {escape(row['lang'] or '-')} · "
             f"{escape(runs.source_name(row['source']))} · id {escape(row['id'])}{extra}</div>"
-            f"<pre>{escape(text)}</pre></div>")
+            f"<pre style='{PRE_STYLE}'>{escape(text)}</pre></div>")
 
 
 def samples_html(samples: pa.Table) -> str:
@@ -311,13 +314,18 @@ def clusters_html(clusters: list[dict], limit: int = 5) -> str:
     for cluster in clusters[:limit]:
         keeper = cluster["keeper"] or {"url": "(a reference document)", "text": None, "id": cluster["keeper_id"]}
         cells = [("kept", keeper)] + [(f"removed: {d['reason']}", d) for d in cluster["duplicates"][:3]]
-        parts.append("<div class='cluster'>" + "".join(
-            f"<div class='member'><b>{escape(label)}</b><br><small>{escape(r['url'] or '')}</small>"
-            f"<pre>{escape((r.get('text') or '(text not stored)')[:SNIPPET_CHARS])}</pre></div>"
+        parts.append(f"<div class='cluster' style='{CLUSTER_STYLE}'>" + "".join(
+            f"<div class='member' style='{MEMBER_STYLE}'><b>{escape(label)}</b><br><small>{escape(r['url'] or '')}</small>"
+            f"<pre style='{PRE_STYLE}'>{escape((r.get('text') or '(text not stored)')[:SNIPPET_CHARS])}</pre></div>"
             for label, r in cells) + "</div>")
     return "\n".join(parts) or "<p class='none'>No duplicate clusters in this run.</p>"
 
 
+# Inline as well as in STYLE, so that a notebook shows documents and clusters the same way.
+DOC_STYLE = "border-left:3px solid #999;margin:0.6em 0;padding-left:0.6em"
+CLUSTER_STYLE = "display:flex;gap:0.5em;margin-bottom:1em"
+MEMBER_STYLE = "flex:1;min-width:0;font-size:12px"
+PRE_STYLE = "white-space:pre-wrap;font-size:12px;max-height:14em;overflow:auto"
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
 .doc{border-left:3px solid #999;margin:0.6em 0;padding-left:0.6em}.meta{font-size:12px;color:#555}

@@ -101,7 +101,7 @@ def scored_documents(run: Run) -> pa.Table:
     Quality drops keep their score and draw, and so do dedup drops (they passed the
     rule first), so this is documents ∪ dropped rows that have a score.
     """
-    columns = ["id", "url", "source", "crawl", "text_chars", "quality_score", "quality_u"]
+    columns = ["id", "url", "source", "crawl", "text_chars", "quality_score", "quality_u", "text"]
     parts = []
     for table, reason in ((run.documents, None), (run.dropped, "reason")):
         if table.num_rows == 0 or "quality_score" not in table.column_names:
@@ -111,8 +111,8 @@ def scored_documents(run: Run) -> pa.Table:
                   else pa.array([True] * table.num_rows, pa.bool_()))
         parts.append(table.select(columns).append_column("passed", passed))
     if not parts:
-        return pa.table({c: pa.array([], pa.float64() if c.startswith("quality") else pa.string())
-                         for c in columns} | {"passed": pa.array([], pa.bool_())})
+        types = {"quality_score": pa.float64(), "quality_u": pa.float64(), "text_chars": pa.int32()}
+        return pa.table({c: pa.array([], types.get(c, pa.string())) for c in columns} | {"passed": pa.array([], pa.bool_())})
     return pa.concat_tables(parts, promote_options="default")
 
 
