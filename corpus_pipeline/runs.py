@@ -247,14 +247,18 @@ def open_mixture(folder: str) -> tuple[dict, pa.Table]:
 
 def dataset_shares_over_training(mixture: pa.Table, slices: int = 20) -> dict[str, np.ndarray]:
     """Each dataset's share of the tokens in each of `slices` equal stretches of training:
-    flat lines at the weights mean the order spreads every dataset evenly."""
+    flat lines at the weights mean the order spreads every dataset evenly. A document's
+    tokens count in every stretch it spans, not only where it starts."""
     tokens = mixture["tokens"].to_numpy(zero_copy_only=False).astype(float)
-    start = np.cumsum(tokens) - tokens  # tokens of training before each document
-    stretch = np.minimum((slices * start / max(tokens.sum(), 1)).astype(int), slices - 1)
-    per_slice = np.bincount(stretch, weights=tokens, minlength=slices)
+    ends = np.concatenate([[0.0], np.cumsum(tokens)])  # training point at each document boundary
+    bounds = np.linspace(0.0, ends[-1], slices + 1)
     datasets = np.array(mixture["dataset"].to_pylist(), dtype=object)
-    return {name: np.bincount(stretch[datasets == name], weights=tokens[datasets == name], minlength=slices)
-            / np.maximum(per_slice, 1) for name in sorted(set(datasets))}
+    shares = {}
+    for name in sorted(set(datasets)):
+        # Tokens of `name` before each boundary: linear inside a document, so interp is exact.
+        before = np.concatenate([[0.0], np.cumsum(np.where(datasets == name, tokens, 0.0))])
+        shares[name] = np.diff(np.interp(bounds, ends, before)) / max(ends[-1] / slices, 1e-9)
+    return shares
 
 
 def row_pieces(shards, shard: int, row: int) -> list[dict]:
