@@ -1,0 +1,95 @@
+"""The notebooks run headless (nbclient + ipykernel) on real outputs; a failing cell fails the test.
+
+The run notebook reads real filter runs of the bundled sample; the mixture notebook reads a
+mixture built by the Spark mix stage from one of them, packed by `pack.pack_texts`, which
+writes the same bytes as the Spark pack job.
+"""
+from __future__ import annotations
+
+import pytest
+
+from corpus_pipeline import config, pack, runs
+
+from .conftest import REPO, SAMPLE
+from .filter_runs import SCORED_ALPHA, empty_run, scored_run  # noqa: F401 (fixtures)
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOKS = REPO / "notebooks"
+KERNEL = "corpus-pipeline-tests"
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    """A kernel spec for this interpreter, so the notebooks run in the test's environment
+    whatever kernels the machine has installed."""
+    from ipykernel.kernelspec import write_kernel_spec
+
+    root = tmp_path_factory.mktemp("jupyter")
+    write_kernel_spec(root / "kernels" / KERNEL)
+    return root
+
+
+def execute(name: str, kernel_root, monkeypatch, **env) -> str:
+    """Run every cell of a notebook (raising on the first failing one); return its printed text."""
+    monkeypatch.setenv("JUPYTER_PATH", str(kernel_root))
+    for key, value in env.items():
+        monkeypatch.setenv(key, str(value))
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name=KERNEL,
+                            resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                   for output in cell.outputs if output.output_type == "stream")
+
+
+def test_notebooks_are_committed_without_outputs():
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        cells = nbformat.read(path, as_version=4).cells
+        assert all(not c.get("outputs") for c in cells if c.cell_type == "code"), path.name
+
+
+def test_explore_run_notebook_on_a_scored_and_deduplicated_run(scored_run, kernel, monkeypatch):
+    out, stats = scored_run
+    text = execute("explore_run.ipynb", kernel, monkeypatch, CORPUS_RUN=out, CORPUS_OTHER_ALPHA=9)
+    passed = stats["kept"] + stats["dropped"]["duplicate"]
+    assert f"alpha {SCORED_ALPHA}: {passed} of 123 scored documents pass" in text
+    assert "alpha 9.0: 7 of 123 scored documents pass" in text  # the README reference run
+    assert "only at 9.0: 0" in text  # a larger alpha keeps a subset
+    # On the sample at alpha 0.5, each removed duplicate is the one copy of its kept document.
+    assert f"clusters, sizes (kept + removed -> clusters): {{2: {stats['dropped']['duplicate']}}}" in text
+
+
+def test_explore_run_notebook_on_a_run_without_quality_dedup_or_documents(empty_run, kernel, monkeypatch):
+    out, _ = empty_run
+    text = execute("explore_run.ipynb", kernel, monkeypatch, CORPUS_RUN=out)
+    assert "this run has no quality scores" in text
+    assert "this run has no quality model: nothing to re-select" in text
+    assert "0 clusters" in text
+
+
+@pytest.fixture(scope="module")
+def mixture_and_tokens(spark, scored_run, tmp_path_factory):
+    """A mixture of the scored run (70%) and the sample's two non-CC crawls (30%), packed
+    into 2048-token rows, 8 rows a shard."""
+    from corpus_pipeline.spark.mix import build_mixture
+
+    out, _ = scored_run
+    root = tmp_path_factory.mktemp("mixture")
+    cfg = config.MixConfig(total_tokens=60_000, seed=1234, output=str(root / "mix"), order_buckets=8, datasets=(
+        config.MixDataset(name="filtered_web", format="filter", path=str(out), weight=0.7),
+        config.MixDataset(name="other_crawls", format="warc", path=str(SAMPLE / "w*.warc.gz"), weight=0.3)))
+    build_mixture(spark, cfg)
+    _, mixture = runs.open_mixture(cfg.output)
+    meta = pack.pack_texts(mixture["text"].to_pylist(), root / "tokens", seq_len=2048, rows_per_shard=8)
+    return root / "mix", root / "tokens", mixture, meta
+
+
+def test_mixture_notebook_decodes_packed_rows_back_to_the_mixture(mixture_and_tokens, kernel, monkeypatch):
+    mix_folder, tokens, mixture, meta = mixture_and_tokens
+    text = execute("mixture_and_tokens.ipynb", kernel, monkeypatch, CORPUS_MIX=mix_folder, CORPUS_TOKENS=tokens)
+    assert f"{mixture.num_rows} documents" in text and meta["documents"] == mixture.num_rows
+    assert meta["dropped_tokens"] > 0  # the tail cuts the last document: all others decode whole
+    assert f"{meta['documents'] - meta['documents_dropped'] - 1} complete documents decode to their mixture text" in text
+    assert "row 0 of shard 0: 2048 tokens from " in text
