@@ -1,0 +1,151 @@
+"""Decontamination: the Table C.1 overlap report on the shared corpora, and its cost.
+
+  python bench/decontam_bench.py overlap   the 12 benchmarks of conf/decontam.yaml against
+      WebText, Wikipedia (enwiki excerpt), WikiText-2, the 12 Gutenberg books whole, dolma CC
+      and the CC pages ingest keeps from shared/data/warc/cc (local[2]).
+  python bench/decontam_bench.py cost      documents/s and how cost grows with the size of
+      the benchmark n-gram set:
+      - probe: CPU seconds on one core (time.process_time, so other load on the machine
+        does not count) to find the colliding grams of every document, against the real
+        benchmark table padded with random hashes up to 10M grams;
+      - stage: wall seconds of the whole Spark stage (local[2]) for growing real benchmark sets.
+"""
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from corpus_pipeline import config, decontam, references  # noqa: E402
+
+SHARED = "../shared/data"
+SOURCES = [  # (name, format, path) of the training-side corpora
+    ("webtext", "jsonl", f"{SHARED}/positives/webtext/webtext.valid.trunc63tok.jsonl"),
+    ("wikipedia", "mediawiki_xml",
+     f"{SHARED}/positives/wikipedia/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"),
+    ("wikitext", "wikitext_tokens", f"{SHARED}/positives/wikipedia/wikitext-2_valid.tokens.txt"),
+    ("cc_dolma", "jsonl", f"{SHARED}/cc_text/dolma_CC-MAIN-20190717121559-20190717143559-00140_ccby-subset.jsonl.gz"),
+    ("cc_warc", "warc", f"{SHARED}/warc/cc"),
+]
+# Real benchmark sets of growing n-gram count for the stage timing.
+STAGE_SETS = [("copa,nq_open", ("copa", "nq_open")),
+              ("arc,obqa,piqa,wino,multirc", ("arc_easy", "arc_challenge", "openbookqa", "piqa", "winogrande",
+                                              "multirc")),
+              ("all 12", None)]
+
+
+def session():
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+             .config("spark.sql.shuffle.partitions", "8").config("spark.ui.showConsoleProgress", "false")
+             .config("spark.driver.memory", "4g")
+             .config("spark.sql.execution.pythonUDF.arrow.enabled", "false").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def whole_books():
+    for path in sorted(Path(f"{SHARED}/positives/books").glob("*.txt")):
+        text = "\n".join(references.strip_gutenberg(path.read_text(encoding="utf-8")))
+        yield references.doc_id("books", path.name), "books", text
+
+
+def corpus(spark):
+    from corpus_pipeline.spark.quality import sources_frame
+
+    sources = [config.ReferenceSource(name, fmt, path) for name, fmt, path in SOURCES]
+    frame = sources_frame(spark, [(s, 0) for s in sources], config.IngestConfig()).select("id", "source", "text")
+    books = spark.createDataFrame(list(whole_books()), "id string, source string, text string")
+    return frame.unionByName(books)
+
+
+def decontam_config(names=None) -> config.DecontamConfig:
+    cfg = config.load(config.DecontamJobConfig, "conf/decontam.yaml", ["input=[x]"]).decontam
+    if names is None:
+        return cfg
+    return dataclasses.replace(cfg, benchmarks=tuple(b for b in cfg.benchmarks if b.name in names))
+
+
+def overlap():
+    from jobs.decontaminate import table_c1
+    from corpus_pipeline.spark.decontam import decontaminate
+
+    spark = session()
+    docs = corpus(spark).cache()
+    started = time.time()
+    decided, spans, report = decontaminate(spark, docs, decontam_config())
+    decided.filter("decontam_chars_removed > 0").count()
+    rows = spans.filter("kind = 'window'").orderBy("id", "start").collect()
+    print(table_c1(report))
+    print(f"{time.time() - started:.1f} s; {docs.count():,} documents")
+    for r in rows:
+        print(f"  span {r['dataset']} {r['id']} [{r['start']}, {r['end']}) {len(r['grams'])} grams "
+              f"{','.join(r['examples'][:6])}")
+    print("frequent grams ignored:", report["grams"]["most_frequent_ignored"])
+
+
+def benchmark_table(cfg: config.DecontamConfig) -> np.ndarray:
+    hashes = set()
+    for source in cfg.benchmarks:
+        data = Path(source.path).read_text(encoding="utf-8")
+        for example in decontam.load_examples(source.name, data, source.format, source.text_fields, source.id_field):
+            hashes.update(decontam.example_grams(example, cfg.n))
+    return np.array(sorted(hashes), dtype=np.int64)
+
+
+def probe_cost(texts: list[str], real: np.ndarray):
+    rng = np.random.default_rng(0)
+    words = sum(len(t.split()) for t in texts)
+    print(f"probe: {len(texts):,} documents, {words:,} words; CPU seconds on one core")
+    print(f"{'table grams':>12} {'cpu s':>7} {'docs/s':>8} {'Mwords/s':>9} {'hits':>6}")
+    for size in (len(real), 1_000_000, 3_000_000, 10_000_000):
+        pad = rng.integers(-2**63, 2**63 - 1, size=max(size - len(real), 0), dtype=np.int64)
+        table = np.sort(np.concatenate([real, pad]))
+        started = time.process_time()
+        hits = sum(len(decontam.colliding_grams(t, 13, table)) for t in texts)
+        cpu = time.process_time() - started
+        print(f"{len(table):>12,} {cpu:>7.1f} {len(texts) / cpu:>8,.0f} {words / cpu / 1e6:>9.2f} {hits:>6}")
+
+
+def stage_cost(spark, docs):
+    from corpus_pipeline.spark.decontam import decontaminate
+
+    n_docs = docs.count()
+    print(f"stage: {n_docs:,} documents, wall seconds on local[2] (load average {os.getloadavg()[0]:.1f} at start)")
+    print(f"{'benchmarks':<26} {'grams':>8} {'seconds':>8} {'docs/s':>7}")
+    for label, names in STAGE_SETS:
+        cfg = decontam_config(names)
+        started = time.time()
+        decided, spans, report = decontaminate(spark, docs, cfg)
+        decided.filter("decontam_chars_removed > 0").count()
+        spans.count()
+        seconds = time.time() - started
+        grams = sum(b["grams"] for b in report["benchmarks"].values())
+        print(f"{label:<26} {grams:>8,} {seconds:>8.1f} {n_docs / seconds:>7.0f}")
+
+
+def cost():
+    spark = session()
+    docs = corpus(spark).cache()
+    texts = [r["text"] for r in docs.select("text").collect()]
+    decontam.punctuation_table()  # built once per process; not part of the per-document cost
+    probe_cost(texts, benchmark_table(decontam_config()))
+    stage_cost(spark, docs)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["overlap", "cost"])
+    args = parser.parse_args()
+    overlap() if args.what == "overlap" else cost()
+
+
+if __name__ == "__main__":
+    main()
