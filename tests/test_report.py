@@ -136,3 +136,20 @@ def test_sample_text_and_urls_are_escaped():
 def test_domains_and_source_names():
     assert runs.domain("http://www.omya.de:80/a") == "omya.de" and runs.domain(None) == ""
     assert runs.source_name("file:/data/sample/x.warc.gz") == "x.warc.gz"
+
+
+def test_report_command_rewrites_a_run_and_refuses_a_folder_that_is_not_one(empty_run, tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    out, _ = empty_run
+    (out / report.REPORT_FILE).unlink(missing_ok=True)
+    done = subprocess.run([sys.executable, "jobs/report.py", str(out)], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == f"{out}/{report.REPORT_FILE}"
+    assert (out / report.REPORT_FILE).is_file()
+    refused = subprocess.run([sys.executable, "jobs/report.py", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == f"report.py: error: {tmp_path} is not a finished filter run " \
+                                     f"({tmp_path}/stats.json is missing)"
