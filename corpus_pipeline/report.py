@@ -35,8 +35,11 @@ SAMPLE_COLUMNS = ["decision", "reason", "id", "url", "crawl", "source", "lang", 
                   "duplicate_of", "detail", "text"]
 
 
-def write_report(folder: str, per_decision: int = SAMPLES_PER_DECISION) -> str:
-    """Write `report.html` and `samples/` into a finished run folder; return the report's path."""
+def write_report(folder: str, per_decision: int = SAMPLES_PER_DECISION, title: str | None = None) -> str:
+    """Write `report.html` and `samples/` into a finished run folder; return the report's path.
+
+    `folder` needs `stats.json` and `config.yaml` already; a job writing its temporary
+    folder passes the final folder's name as `title`."""
     run = runs.open_run(folder)
     samples = select_samples(run, per_decision)
     fs, root = fsspec.core.url_to_fs(str(folder))
@@ -44,7 +47,7 @@ def write_report(folder: str, per_decision: int = SAMPLES_PER_DECISION) -> str:
     with fs.open(f"{root}/{SAMPLES_FILE}", "wb") as fh:
         pq.write_table(samples, fh)
     with fs.open(f"{root}/{REPORT_FILE}", "w", encoding="utf-8") as fh:
-        fh.write(render(run, samples))
+        fh.write(render(run, samples, title or str(folder)))
     return f"{str(folder).rstrip('/')}/{REPORT_FILE}"
 
 
@@ -333,7 +336,7 @@ pre{white-space:pre-wrap;font-size:12px;background:#f6f6f6;padding:0.4em;max-hei
 .cluster{display:flex;gap:0.5em;margin-bottom:1em}.member{flex:1;min-width:0;font-size:12px}.none{color:#777}"""
 
 
-def render(run: runs.Run, samples: pa.Table) -> str:
+def render(run: runs.Run, samples: pa.Table, folder: str) -> str:
     scored = runs.scored_documents(run)
     bands = runs.keep_ratio_by_band(scored, run.alpha) if run.alpha is not None and scored.num_rows else []
     clusters = runs.duplicate_clusters(run)
@@ -349,6 +352,6 @@ def render(run: runs.Run, samples: pa.Table) -> str:
         ("Samples per decision", samples_html(samples)),
     ]
     body = "\n".join(f"<h2>{escape(title)}</h2>\n{content}" for title, content in sections)
-    title = f"corpus-pipeline run report: {run.folder}"
+    title = f"corpus-pipeline run report: {folder}"
     return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>\n{body}\n</body></html>\n")

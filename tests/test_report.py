@@ -116,7 +116,9 @@ def test_samples_are_the_same_on_every_write(scored_run, scored_report):
 def test_report_of_a_run_without_quality_dedup_or_documents(empty_run):
     out, stats = empty_run
     assert stats["kept"] == 0 and stats["quality"] is None and stats["dedup"] is None
-    html = open(report.write_report(str(out)), encoding="utf-8").read()
+    # As a job writing its temporary folder calls it: the title names the final folder.
+    html = open(report.write_report(str(out), title="output/empty"), encoding="utf-8").read()
+    assert "<title>corpus-pipeline run report: output/empty</title>" in html
     for plot in ("quality scores", "keep ratio by score band", "dedup cluster sizes"):
         assert f"{plot}: nothing to plot in this run." in html
     assert "no quality model" in html and "No duplicate clusters in this run." in html
