@@ -82,6 +82,8 @@ def format_summary(manifest: dict, seconds: float, output: str) -> str:
                      f"{d['tokens_drawn']:>12,}{d['tokens_drawn_realised']:>12,}{d['share_realised']:>8.2%}"
                      f"{d['docs_drawn']:>8,}{d['epochs_realised']:>8.3f}")
     lines += [f"  WARNING {w}" for w in manifest["plan"]["warnings"]]
+    lines += [f"  NOTE {d['name']}: declared {d['tokens_declared']:,} tokens, measured {d['tokens_available']:,}"
+              for d in manifest["datasets"] if d["tokens_declared"] and d["tokens_declared"] != d["tokens_available"]]
     lines.append(f"  output {output}")
     return "\n".join(lines)
 
