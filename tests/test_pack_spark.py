@@ -1,0 +1,141 @@
+"""The Spark pack job: same bytes as plain-Python pack_texts, whatever the partitioning."""
+import gzip
+import json
+import random
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from corpus_pipeline import config, gpt2, pack
+from corpus_pipeline.spark.pack import PackInputError
+
+from .conftest import REPO, shared_file
+
+sys.path.insert(0, str(REPO / "jobs"))
+import pack as pack_job  # noqa: E402  (jobs/pack.py)
+
+SMALL = ["pack.rows_per_shard=16"]  # 1.17 M tokens -> 36 shards, so that shards cross partitions
+
+
+@pytest.fixture(scope="module")
+def cc_texts():
+    path = shared_file("cc_text/dolma_CC-MAIN-20190717121559-20190717143559-00140_ccby-subset.jsonl.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        return [json.loads(line)["text"] for line in lines]
+
+
+@pytest.fixture(scope="module")
+def mixture(tmp_path_factory, cc_texts):
+    """A mixture as issue 5 writes it (position, id, text), scattered over 3 files out of order."""
+    folder = tmp_path_factory.mktemp("mixture")
+    order = list(range(len(cc_texts)))
+    random.Random(7).shuffle(order)
+    for part in range(3):
+        rows = order[part::3]
+        pq.write_table(pa.table({"position": [10 * i for i in rows], "id": [f"cc-{i}" for i in rows],
+                                 "text": [cc_texts[i] for i in rows]}), folder / f"part-{part}.parquet")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def plain_folder(tmp_path_factory, cc_texts):
+    """Parquet without position (like a filter output): 4 files of 4 row groups each."""
+    folder = tmp_path_factory.mktemp("plain")
+    for part in range(4):
+        texts = cc_texts[part::4]
+        pq.write_table(pa.table({"id": [f"p{part}-{i}" for i in range(len(texts))], "text": texts}),
+                       folder / f"part-{part}.parquet", row_group_size=len(texts) // 4 + 1)
+    return folder
+
+
+def run_job(spark, folder, output, *overrides):
+    cfg = config.load(config.PackJobConfig, None, [f"input=[{folder}]", f"output={output}", *SMALL, *overrides])
+    return pack_job.run(spark, cfg)
+
+
+def shard_bytes(folder) -> list[bytes]:
+    meta = json.loads((folder / "metadata.json").read_text())
+    return [(folder / s["file"]).read_bytes() for s in meta["shards"]]
+
+
+def comparable(meta: dict) -> dict:
+    return {k: v for k, v in meta.items() if k not in ("order", "inputs", "code_version")}
+
+
+@pytest.fixture(scope="module")
+def default_run(spark, tmp_path_factory, mixture):
+    """The mixture packed with the default rules (drop the tail, 2048-token rows), 3 partitions."""
+    output = tmp_path_factory.mktemp("default") / "out"
+    return output, run_job(spark, mixture, output, "pack.partitions=3")
+
+
+def test_mixture_packs_in_position_order_like_pack_texts(tmp_path, default_run, cc_texts):
+    output, stats = default_run
+    expected = pack.pack_texts(cc_texts, tmp_path / "python", rows_per_shard=16)
+    meta = json.loads((output / "metadata.json").read_text())
+    assert comparable(meta) == expected  # shards' sha256, counts, tail and fingerprint
+    assert shard_bytes(output) == shard_bytes(tmp_path / "python")
+    assert meta["order"] == "position"
+
+
+def test_with_target_and_pad_like_pack_texts(spark, tmp_path, mixture, cc_texts):
+    run_job(spark, mixture, tmp_path / "out", "pack.with_target=true", "pack.tail=pad")
+    expected = pack.pack_texts(cc_texts, tmp_path / "python", with_target=True, tail="pad", rows_per_shard=16)
+    assert comparable(json.loads((tmp_path / "out" / "metadata.json").read_text())) == expected
+    assert shard_bytes(tmp_path / "out") == shard_bytes(tmp_path / "python")
+    assert expected["pad_tokens"] == 572 and len(expected["shards"]) == 36
+
+
+def test_job_output_folder(default_run):
+    output, stats = default_run
+    names = sorted(p.name for p in output.iterdir())
+    assert names == ["config.json", "documents", "metadata.json"] + [pack.shard_name(i) for i in range(36)] + ["stats.json"]
+    assert stats == json.loads((output / "stats.json").read_text())
+    assert (stats["documents"], stats["empty_documents"], stats["shards"]) == (670, 27, 36)
+    assert (stats["rows"], stats["dropped_tokens"], stats["documents_dropped"]) == (573, 1477, 3)
+
+
+def test_documents_index_maps_the_stream_to_positions(spark, default_run, cc_texts):
+    output, _ = default_run
+    index = spark.read.parquet(str(output / "documents")).orderBy("doc_index").collect()
+    kept = [i for i, t in enumerate(cc_texts) if t]
+    assert [r["position"] for r in index] == [10 * i for i in kept]
+    assert [r["id"] for r in index][:2] == [f"cc-{kept[0]}", f"cc-{kept[1]}"]
+    assert all(a["token_start"] + a["tokens"] == b["token_start"] for a, b in zip(index, index[1:]))
+    assert [r["shard"] for r in index[-3:]] == [None] * 3  # they start in the dropped tail
+    doc = index[300]
+    row = (doc["token_start"] % (16 * 2048)) // 2048
+    assert 300 in pack.TokenShards(output).row_documents(doc["shard"], row)
+    texts = [gpt2.decode(tokens.tolist()) for _, tokens, _ in pack.TokenShards(output).documents()]
+    assert texts[300] == cc_texts[kept[300]]
+
+
+def test_partitioning_never_changes_the_bytes(spark, tmp_path, plain_folder, cc_texts):
+    """File order (path, row) without a position column; 1 vs 3 sort partitions, and input
+    splits by row group (small maxPartitionBytes) against whole files."""
+    run_job(spark, plain_folder, tmp_path / "one", "pack.partitions=1")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "100k")
+    try:
+        run_job(spark, plain_folder, tmp_path / "three", "pack.partitions=3")
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    assert shard_bytes(tmp_path / "one") == shard_bytes(tmp_path / "three")
+    in_file_order = [t for part in range(4) for t in cc_texts[part::4]]
+    expected = pack.pack_texts(in_file_order, tmp_path / "python", rows_per_shard=16)
+    assert comparable(json.loads((tmp_path / "three" / "metadata.json").read_text())) == expected
+
+
+def test_duplicate_positions_are_refused(spark, tmp_path):
+    pq.write_table(pa.table({"position": [1, 2, 2], "text": ["a", "b", "c"]}), tmp_path / "dup.parquet")
+    with pytest.raises(PackInputError, match="not unique"):
+        run_job(spark, tmp_path / "dup.parquet", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_errors_before_spark_starts(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "jobs" / "pack.py"), "--input", str(tmp_path / "missing")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "pack.py: error: input not found" in result.stderr
