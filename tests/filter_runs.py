@@ -1,7 +1,7 @@
 """Real filter runs on the bundled sample, shared by the report and notebook tests.
 
-Session-scoped, so a test session that runs both modules pays for each run once. Import
-the fixtures into a test module to use them.
+Session-scoped, so a test session that runs both modules pays for each run once. A test
+module uses them with `pytest_plugins = ("tests.filter_runs",)`.
 """
 from __future__ import annotations
 

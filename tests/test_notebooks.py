@@ -11,7 +11,10 @@ import pytest
 from corpus_pipeline import config, pack, runs
 
 from .conftest import REPO, SAMPLE
-from .filter_runs import SCORED_ALPHA, empty_run, scored_run  # noqa: F401 (fixtures)
+# The runs as a plugin, not imported fixtures: one session-wide copy of each run, shared by
+# both modules (an imported fixture is a separate fixture, and runs again, in each module).
+pytest_plugins = ("tests.filter_runs",)
+SCORED_ALPHA = 0.5  # filter_runs.SCORED_ALPHA (importing it here would import the plugin early)
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

@@ -9,7 +9,10 @@ import pytest
 
 from corpus_pipeline import quality, report, runs
 
-from .filter_runs import SCORED_ALPHA, empty_run, scored_run  # noqa: F401 (fixtures)
+# The runs as a plugin, not imported fixtures: one session-wide copy of each run, shared by
+# both modules (an imported fixture is a separate fixture, and runs again, in each module).
+pytest_plugins = ("tests.filter_runs",)
+SCORED_ALPHA = 0.5  # filter_runs.SCORED_ALPHA (importing it here would import the plugin early)
 
 PLOTS = 6  # outcomes, score histograms, keep ratio, languages, lengths, cluster sizes
 INGESTED = 123  # documents the sample yields before quality and dedup (README reference run)
