@@ -1,5 +1,20 @@
-"""The offline GPT-2 encoding equals OpenAI's (ids checked against published values)."""
+"""The offline GPT-2 encoding equals OpenAI's: published ids, tiktoken's own r50k_base ranks, and
+Hugging Face `tokenizers` on the text of ../shared/data."""
+import base64
+import bz2
+import gzip
+import io
+import json
+import lzma
+import zipfile
+
+import pytest
+import tiktoken
+from tiktoken_ext.openai_public import r50k_pat_str
+
 from corpus_pipeline import gpt2
+
+from .conftest import SHARED_DATA, shared_file
 
 
 def test_known_ids_and_special_token():
@@ -23,20 +38,6 @@ def test_vocabulary_hash_is_stable():
 # (binary payloads; the pipeline reaches their text through extraction), raw HTML pages
 # (116 MB of markup: test_ranks_equal_r50k_base covers every string through the ranks)
 # and the tokenizer's own files.
-import base64
-import bz2
-import gzip
-import io
-import json
-import lzma
-import zipfile
-
-import pytest
-import tiktoken
-from tiktoken_ext.openai_public import r50k_pat_str
-
-from .conftest import SHARED_DATA, shared_file
-
 LEFT_OUT = (".warc", ".warc.gz", ".wet", ".wet.gz", ".arc", ".arc.gz", ".html", ".html.gz", ".htm.gz")
 
 

@@ -195,3 +195,18 @@ def test_pack_texts_replaces_only_its_own_output(tmp_path):
     with pytest.raises(FileExistsError):
         pack.pack_texts(["x"], tmp_path / "other")
     assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
+
+
+@pytest.mark.parametrize("with_target", [False, True])
+@pytest.mark.parametrize("tokens", [0, 1, 5, 12, 13, 29, 40])
+def test_shard_spans_and_touching_shards_agree(tokens, with_target):
+    """Brute force on small geometries: shards_touching(t, t+1) is exactly the shards whose
+    span holds token t, and the spans of consecutive shards share exactly `overlap` tokens."""
+    for tail in ("drop", "pad"):
+        plan = pack.Plan(3, with_target, 2, tail, tokens)
+        spans = [plan.shard_span(s) for s in range(plan.shards)]
+        for t in range(tokens):
+            holders = [s for s, (a, b) in enumerate(spans) if a <= t < b]
+            assert list(plan.shards_touching(t, t + 1)) == holders
+        assert all(b - a2 == plan.overlap for (_, b), (a2, _) in zip(spans, spans[1:]))
+        assert sum(plan.shard_rows(s) for s in range(plan.shards)) == plan.rows
