@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from fractions import Fraction
 
+import pyarrow.parquet as pq
 import pytest
 
 from corpus_pipeline import config, gpt2, mix
@@ -35,7 +36,12 @@ def sample_build(spark, tmp_path_factory, monkeypatch_module):
     cfg = config.load(config.MixConfig, SAMPLE_CONF, [f"output={out}"])
     first = build_mixture(spark, cfg)
     digest = folder_digest(out)
-    second = build_mixture(spark, cfg)
+    # The rerun also shuffles into other partition counts: the bytes must not depend on them.
+    spark.conf.set("spark.sql.shuffle.partitions", "7")
+    try:
+        second = build_mixture(spark, cfg)
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", "4")
     return cfg, out, first, second, digest
 
 
@@ -71,6 +77,10 @@ def test_sample_mixture_contract_and_exact_draw(spark, sample_build):
     assert (other["docs_available"], other["tokens_available"], other["full_passes"]) == (35, 45_445, 1)
     assert other["by_epoch"][0] == {"epoch": 0, "docs": 35, "tokens": 45_445}  # a full pass: every doc once
     assert manifest["docs"] == len(rows) and manifest["files"] == 2
+    # File i holds positions [i n / 2, (i + 1) n / 2), in order (the pack stage's input).
+    for i, part in enumerate(sorted((out / "documents").glob("part-*.parquet"))):
+        positions = pq.read_table(part, columns=["position"]).column("position").to_pylist()
+        assert positions == [p for p in range(len(rows)) if mix.file_index(p, len(rows), 2) == i]
 
 
 def test_sample_realised_shares_match_weights(sample_build):

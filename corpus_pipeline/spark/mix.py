@@ -147,8 +147,9 @@ def routing_values(spark, files: int) -> list[int]:
 def write_mixture(spark, mixture, rows: int, folder: str, files: int):
     """Parquet files part-00000.parquet..., file i holding positions [i*n/files, (i+1)*n/files)
     sorted: the bytes depend only on the rows, not on how the input was split."""
-    route = F.element_at(F.array(*[F.lit(v) for v in routing_values(spark, files)]),
-                         (F.col("position") * files / rows).cast("long").cast("int") + 1)
+    # Long literals: Spark hashes an int and a long differently. Integer division, as mix.file_index.
+    route = F.element_at(F.array(*[F.lit(v).cast("long") for v in routing_values(spark, files)]),
+                         F.expr(f"(position * {files}) div {rows}").cast("int") + 1)
     (mixture.withColumn("_route", route).repartition(files, "_route").drop("_route")
      .sortWithinPartitions("position").write.parquet(folder))
     rename_parts(spark, folder)
