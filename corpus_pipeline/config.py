@@ -172,7 +172,6 @@ class FilterConfig:
         self.dedup.validate()
 
 
-
 @dataclass(frozen=True)
 class MixDataset:
     """One dataset of a training mixture (GPT-3 Table 2.2 row)."""
