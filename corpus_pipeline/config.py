@@ -208,11 +208,12 @@ class MixConfig:
     # GPT-3's table, which sums to 1.01) can be off by up to 5 x 0.005 = 0.025.
     weight_sum_tolerance: float = 0.025
     # A declared epochs figure further than this (relative) from weight x budget / tokens is
-    # flagged (weight still wins). 0.10 passes the paper's rounding for CC and the books
-    # (<= 5%) and flags what rounding alone hardly explains (WebText2 +19%, Wikipedia -13%).
+    # flagged (weight still wins). 0.10 passes the paper's CC and books (<= 5% off) and
+    # flags WebText2 (+19%, beyond any rounding) and Wikipedia (-13%: "3B" may be 2.65B).
     epochs_tolerance: float = 0.10
     # Draw order of a pass is cut into this many hash ranges (a power of two): prefix sums
-    # of tokens are computed per range, so no task ever holds a whole dataset.
+    # of tokens are computed per range, so no task ever holds a whole dataset. One window
+    # task sorts about (mixture text / order_buckets): 8192 for GPT-3's 300B tokens.
     order_buckets: int = 256
     # Output files = ceil(total_tokens / tokens_per_file), a fixed function of the config,
     # so reruns write the same files; positions are split evenly across them.
