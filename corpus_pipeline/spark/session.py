@@ -1,7 +1,7 @@
 """SparkSession for jobs: spark-submit's settings win; the config fills in what is unset."""
 from __future__ import annotations
 
-from pyspark import SparkConf
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 from ..config import SparkConfig
@@ -11,6 +11,9 @@ def get_spark(cfg: SparkConfig) -> SparkSession:
     builder = (SparkSession.builder.appName(cfg.app_name).config("spark.log.level", "WARN")
                # Our UDFs are plain Python; the Arrow path would need pandas for nothing.
                .config("spark.sql.execution.pythonUDF.arrow.enabled", "false"))
+    # Under spark-submit the settings live in its JVM: connect first, or SparkConf sees none
+    # of them and the config's master would silently replace --master.
+    SparkContext._ensure_initialized()
     if not SparkConf().contains("spark.master"):  # plain `python jobs/x.py`, not spark-submit
         builder = builder.master(cfg.master)
     spark = builder.getOrCreate()
