@@ -166,7 +166,8 @@ def resolve_device(device: str) -> str | None:
 def assemble_rows(tokens: np.ndarray, n_rows: int, width: int, stride: int, device: str | None = None) -> np.ndarray:
     """(n_rows, width) uint16 rows: row j = tokens[j * stride : j * stride + width], EOT past the end."""
     need = (n_rows - 1) * stride + width
-    assert len(tokens) <= need, "a shard never gets tokens beyond its last row"
+    if len(tokens) > need:
+        raise RuntimeError(f"{len(tokens)} tokens for {n_rows} rows of {width}: the plan is broken")
     if device is not None:
         return _assemble_rows_torch(tokens, n_rows, width, stride, need, device)
     padded = np.full(need, gpt2.EOT, DTYPE)
@@ -271,8 +272,7 @@ def document_starts(lengths: Iterable[int], plan: Plan) -> tuple[dict[int, int],
 
 
 def pack_texts(texts: Iterable[str], output: str | os.PathLike, seq_len: int = 2048, with_target: bool = False,
-               tail: str = "drop", rows_per_shard: int = 16384, device: str | None = None,
-               extra: dict | None = None) -> dict:
+               tail: str = "drop", rows_per_shard: int = 16384, device: str | None = None) -> dict:
     """The whole stage without Spark: texts in order -> shards + metadata.json in `output`.
 
     Memory stays bounded: the stream goes to a scratch file first (the tail rule needs its
@@ -287,7 +287,7 @@ def pack_texts(texts: Iterable[str], output: str | os.PathLike, seq_len: int = 2
         records = _write_shards(plan, work, device)
         starts, boundary, dropped_docs = document_starts(lengths, plan)
         add_document_counts(records, starts, boundary)
-        extra = {"empty_documents": empty, "documents_dropped": dropped_docs, **(extra or {})}
+        extra = {"empty_documents": empty, "documents_dropped": dropped_docs}
         meta = metadata(plan, records, len(lengths), xor_of_hashes, extra)
         (work / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
         _replace_folder(work, output)
