@@ -6,9 +6,10 @@ job reports as it commits input files; produces, every `every_s` seconds, one li
     progress: files 412/1,000 (41.2%), 1,234,567 records, 1,234 records/s; stage 37: 5/8 tasks
 
 Files and records are what the job has committed (each batch of input files is written and
-counted before it is reported), so the rate is honest about finished work: it never
-counts a task that is later retried. Stage task counts come from the status tracker and
-show the work in between. The line goes to stderr, where spark-submit's driver log is.
+counted before it is reported), so the rate is honest about finished work: it never counts
+a task that is later retried, and it runs up to the last commit. Stage task counts come
+from the status tracker and show the work in between. The line goes to stderr, where
+spark-submit's driver log is.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class ProgressReporter:
         self._tracker = spark.sparkContext.statusTracker()
         self.total_files = total_files
         self.emit = emit
-        self.started = time.monotonic()
+        self.started = self.last_commit = time.monotonic()
         self._lock = threading.Lock()
         self.files = self.records = 0
         self.reused_files = 0
@@ -40,6 +41,7 @@ class ProgressReporter:
         with self._lock:
             self.files += files
             self.records += records
+            self.last_commit = time.monotonic()
 
     def files_reused(self, files: int):
         """Files a previous run already committed: done, but not work of this run's rate."""
@@ -48,10 +50,12 @@ class ProgressReporter:
 
     def line(self) -> str:
         with self._lock:
-            files, records, reused = self.files, self.records, self.reused_files
+            files, records, reused, seconds = self.files, self.records, self.reused_files, self.last_commit - self.started
         done = files + reused
         share = f" ({100 * done / self.total_files:.1f}%)" if self.total_files else ""
-        rate = records / max(time.monotonic() - self.started, 1e-9)
+        # Up to the last commit: the rate of finished work, which does not decay while the
+        # job does something else (dedup, writing) after the last file.
+        rate = records / seconds if records else 0.0
         parts = [f"files {done:,}/{self.total_files:,}{share}", f"{records:,} records", f"{rate:,.0f} records/s"]
         reused_note = f" ({reused:,} reused)" if reused else ""
         return f"progress: {parts[0]}{reused_note}, {parts[1]}, {parts[2]}{self.stages()}"
