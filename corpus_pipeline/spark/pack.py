@@ -127,6 +127,7 @@ def write_shards(pieces, plan: pack.Plan, folder: str, device: str) -> list[dict
         yield pack.shard_record(plan, shard, data)
 
     records = pieces.partitionBy(plan.shards, lambda shard: shard).mapPartitionsWithIndex(write).collect()
+    _remove_scratch(folder)
     return sorted(records, key=lambda r: r["file"])
 
 
@@ -147,6 +148,15 @@ def _write_file(folder: str, name: str, data: bytes):
     with fs.open(scratch, "wb") as stream:
         stream.write(data)
     fs.mv(scratch, f"{root}/{name}")
+
+
+def _remove_scratch(folder: str):
+    """Scratch files of task attempts that died between write and rename."""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(folder)
+    for path in fs.glob(f"{root}/.shard-*"):
+        fs.rm(path)
 
 
 def document_index(spark, tokens, offsets, plan: pack.Plan, key_names: list[str]):
