@@ -3,7 +3,7 @@
   python bench/decontam_bench.py overlap   the 12 benchmarks of conf/decontam.yaml against
       WebText, Wikipedia (enwiki excerpt), WikiText-2, the 12 Gutenberg books whole, dolma CC
       and the CC pages ingest keeps from shared/data/warc/cc (local[2]).
-  python bench/decontam_bench.py cost      documents/s and how cost grows with the size of
+  python bench/decontam_bench.py cost [--probe-only]   documents/s and how cost grows with the size of
       the benchmark n-gram set:
       - probe: CPU seconds on one core (time.process_time, so other load on the machine
         does not count) to find the colliding grams of every document, against the real
@@ -131,20 +131,22 @@ def stage_cost(spark, docs):
         print(f"{label:<26} {grams:>8,} {seconds:>8.1f} {n_docs / seconds:>7.0f}")
 
 
-def cost():
+def cost(probe_only: bool):
     spark = session()
     docs = corpus(spark).cache()
     texts = [r["text"] for r in docs.select("text").collect()]
     decontam.punctuation_table()  # built once per process; not part of the per-document cost
     probe_cost(texts, benchmark_table(decontam_config()))
-    stage_cost(spark, docs)
+    if not probe_only:
+        stage_cost(spark, docs)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["overlap", "cost"])
+    parser.add_argument("--probe-only", action="store_true", help="cost: skip the Spark stage timings")
     args = parser.parse_args()
-    overlap() if args.what == "overlap" else cost()
+    overlap() if args.what == "overlap" else cost(args.probe_only)
 
 
 if __name__ == "__main__":

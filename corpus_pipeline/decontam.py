@@ -40,13 +40,6 @@ _BASE = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass(frozen=True)
-class Word:
-    gram: str  # the normalised word
-    start: int  # character offsets of the original word in the text: text[start:end]
-    end: int
-
-
-@dataclass(frozen=True)
 class Example:
     benchmark: str
     example: str  # id field, or the 0-based line/row number
@@ -79,17 +72,21 @@ def normalize_word(word: str) -> str:
     return word.lower().translate(punctuation_table())
 
 
-def words(text: str) -> list[Word]:
-    """The grams of `text` with the character span of each in the original text."""
-    out, cache = [], {}
+def words(text: str) -> tuple[list[str], list[int], list[int]]:
+    """The grams of `text`, and the character span text[start:end] of the word each came
+    from. Parallel lists, not objects: this runs once per word of the corpus."""
+    grams, starts, ends, cache = [], [], [], {}
     for match in _WORD.finditer(text):
         raw = match.group()
         gram = cache.get(raw)
         if gram is None:
             gram = cache[raw] = normalize_word(raw)
         if gram:
-            out.append(Word(gram, match.start(), match.end()))
-    return out
+            start, end = match.span()
+            grams.append(gram)
+            starts.append(start)
+            ends.append(end)
+    return grams, starts, ends
 
 
 def word_hash(gram: str) -> int:
@@ -119,7 +116,7 @@ def gram_text(grams: list[str], i: int, n: int) -> str:
 
 def text_grams(text: str, n: int) -> Iterator[tuple[int, str]]:
     """(hash, gram string) of every n-gram of a benchmark text."""
-    grams = [w.gram for w in words(text)]
+    grams = words(text)[0]
     for i, h in enumerate(gram_hashes(grams, n).tolist()):
         yield h, gram_text(grams, i, n)
 
@@ -127,14 +124,13 @@ def text_grams(text: str, n: int) -> Iterator[tuple[int, str]]:
 def colliding_grams(text: str, n: int, table: np.ndarray) -> list[tuple[int, str, int, int]]:
     """(hash, gram string, start, end) of each n-gram of `text` whose hash is in the sorted
     int64 array `table`; start/end are the character span from its first to last word."""
-    found = words(text)
-    hashes = gram_hashes([w.gram for w in found], n)
+    grams, starts, ends = words(text)
+    hashes = gram_hashes(grams, n)
     if not len(hashes) or not len(table):
         return []
     slots = np.minimum(np.searchsorted(table, hashes), len(table) - 1)
     hits = np.nonzero(table[slots] == hashes)[0]
-    grams = [w.gram for w in found]
-    return [(int(hashes[i]), gram_text(grams, i, n), found[i].start, found[i + n - 1].end) for i in hits.tolist()]
+    return [(int(hashes[i]), gram_text(grams, i, n), starts[i], ends[i + n - 1]) for i in hits.tolist()]
 
 
 # ---------------------------------------------------------------- the cut (Appendix C)

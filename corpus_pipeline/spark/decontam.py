@@ -178,12 +178,16 @@ def dataset_table(decided, dataset) -> dict:
     return {r["dataset"]: {k: v for k, v in r.asDict().items() if k != "dataset"} for r in sorted(rows, key=lambda r: str(r["dataset"]))}
 
 
-def gram_summary(probed, verified, frequency, cfg: DecontamConfig) -> dict:
-    frequent = frequency.filter(F.col("docs") > cfg.max_doc_frequency)
-    top = frequent.orderBy(F.col("docs").desc(), "gram").limit(10).collect()
-    return {"matched": frequency.count(), "ignored_frequent": frequent.count(),
+def gram_summary(probed, grams, frequency, cfg: DecontamConfig) -> dict:
+    """Grams matched and ignored as frequent; hash matches whose strings differ (never cut)."""
+    frequent = F.col("docs") > cfg.max_doc_frequency
+    matched, ignored = frequency.agg(F.count("*"), F.sum(frequent.cast("int"))).first()
+    top = frequency.filter(frequent).orderBy(F.col("docs").desc(), "gram").limit(10).collect()
+    known = grams.select("h", "gram").distinct().withColumn("known", F.lit(1))
+    probes, equal = probed.join(known, ["h", "gram"], "left").agg(F.count("*"), F.count("known")).first()
+    return {"matched": matched, "ignored_frequent": ignored or 0,
             "most_frequent_ignored": [{"gram": r["gram"], "docs": r["docs"]} for r in top],
-            "hash_only_collisions": probed.count() - verified.count()}
+            "hash_only_collisions": probes - equal}
 
 
 def dataset_frame(docs, dataset_column: str):
@@ -207,7 +211,7 @@ def decontaminate(spark, docs, cfg: DecontamConfig, dataset_column: str = "sourc
     spans = removed_spans(cuts, grams, dataset)
     report = {"benchmarks": benchmark_table(examples, grams, active, cfg),
               "datasets": dataset_table(decided, dataset),
-              "grams": gram_summary(probed, verified, frequency, cfg),
+              "grams": gram_summary(probed, grams, frequency, cfg),
               "rule": {k: getattr(cfg, k) for k in ("n", "window_chars", "min_piece_chars", "max_pieces",
                                                      "max_doc_frequency")}}
     return decided, spans, report
