@@ -187,6 +187,12 @@ def test_row_documents_maps_rows_back_to_documents(tmp_path, cc_texts, cc_stream
         assert reader.row_documents(shard, row) == expected
 
 
+def test_pack_texts_with_nothing_to_pack(tmp_path):
+    meta = pack.pack_texts(["", ""], tmp_path / "out")
+    assert (meta["documents"], meta["empty_documents"], meta["rows"], meta["shards"]) == (0, 2, 0, [])
+    assert list(pack.TokenShards(tmp_path / "out").documents()) == []
+
+
 def test_pack_texts_replaces_only_its_own_output(tmp_path):
     pack.pack_texts(["one", "two"], tmp_path / "out", seq_len=2, tail="pad")
     meta = pack.pack_texts(["three"], tmp_path / "out", seq_len=2, tail="pad")

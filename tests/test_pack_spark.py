@@ -128,10 +128,12 @@ def test_partitioning_never_changes_the_bytes(spark, tmp_path, plain_folder, cc_
     assert comparable(json.loads((tmp_path / "three" / "metadata.json").read_text())) == expected
 
 
-def test_duplicate_positions_are_refused(spark, tmp_path):
-    pq.write_table(pa.table({"position": [1, 2, 2], "text": ["a", "b", "c"]}), tmp_path / "dup.parquet")
-    with pytest.raises(PackInputError, match="not unique"):
-        run_job(spark, tmp_path / "dup.parquet", tmp_path / "out")
+@pytest.mark.parametrize("positions,message", [([1, 2, 2], "not unique"), ([1, None, 3], "null order key"),
+                                                ([1.0, 2.0, 3.0], "must be an integer")])
+def test_an_undefined_order_is_refused(spark, tmp_path, positions, message):
+    pq.write_table(pa.table({"position": positions, "text": ["a", "b", "c"]}), tmp_path / "in.parquet")
+    with pytest.raises(PackInputError, match=message):
+        run_job(spark, tmp_path / "in.parquet", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
