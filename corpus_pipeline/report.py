@@ -30,6 +30,7 @@ REPORT_FILE = "report.html"
 SAMPLES_FILE = "samples/samples.parquet"
 SAMPLES_PER_DECISION = 3
 SNIPPET_CHARS = 600
+CLUSTERS_SHOWN = 5  # side by side in the report, biggest first
 MAX_SOURCES = 8  # more score histograms than this become unreadable; the rest are pooled
 SAMPLE_COLUMNS = ["decision", "reason", "id", "url", "crawl", "source", "lang", "text_chars", "quality_score",
                   "duplicate_of", "detail", "text"]
@@ -40,7 +41,7 @@ def write_report(folder: str, per_decision: int = SAMPLES_PER_DECISION, title: s
 
     `folder` needs `stats.json` and `config.yaml` already; a job writing its temporary
     folder passes the final folder's name as `title`."""
-    run = runs.open_run(folder)
+    run = runs.open_run(folder, text=False)  # texts are read for the shown rows only
     samples = select_samples(run, per_decision)
     fs, root = fsspec.core.url_to_fs(str(folder))
     fs.makedirs(f"{root}/samples", exist_ok=True)
@@ -61,7 +62,10 @@ def select_samples(run: runs.Run, per_decision: int = SAMPLES_PER_DECISION) -> p
         for reason in sorted(set(run.dropped["reason"].to_pylist())):
             picked.append((f"dropped: {reason}", runs.with_reason(run.dropped, reason)))
     tables = [as_sample_rows(runs.sample(part, per_decision), decision) for decision, part in picked]
-    return pa.concat_tables(tables) if tables else empty_samples()
+    samples = pa.concat_tables(tables) if tables else empty_samples()
+    if "text" in run.documents.column_names:
+        return samples
+    return runs.with_text(run, samples.drop_columns(["text"])).select(SAMPLE_COLUMNS)
 
 
 def kept_groups(run: runs.Run) -> list[tuple[str, pa.Table]]:
@@ -184,13 +188,11 @@ def plot_keep_ratio(bands: list[dict]):
 
 def plot_languages(run: runs.Run, top: int = 15):
     """Languages of kept documents and of `language` drops: what the language filter removed."""
-    kept = run.documents["lang"].to_pylist() if run.documents.num_rows else []
     dropped = runs.with_reason(run.dropped, "language")
-    dropped = dropped["lang"].to_pylist() if dropped.num_rows else []
     counts: dict[str, list[int]] = {}
-    for i, langs in enumerate((kept, dropped)):
-        for lang in langs:
-            counts.setdefault(lang or "?", [0, 0])[i] += 1
+    for i, table in enumerate((run.documents, dropped)):
+        for item in (pc.value_counts(table["lang"]).to_pylist() if table.num_rows else []):
+            counts.setdefault(item["values"] or "?", [0, 0])[i] += item["counts"]
     if not counts:
         return None
     labels = sorted(counts, key=lambda k: (-sum(counts[k]), k))[:top][::-1]
@@ -232,17 +234,8 @@ def plot_lengths(run: runs.Run):
     return fig
 
 
-def cluster_size_counts(clusters: list[dict]) -> dict[int, int]:
-    """Cluster size (the kept document plus its removed duplicates) -> number of clusters."""
-    sizes: dict[int, int] = {}
-    for cluster in clusters:
-        size = len(cluster["duplicates"]) + 1
-        sizes[size] = sizes.get(size, 0) + 1
-    return dict(sorted(sizes.items()))
-
-
-def plot_cluster_sizes(clusters: list[dict]):
-    sizes = cluster_size_counts(clusters)
+def plot_cluster_sizes(sizes: dict[int, int]):
+    """`sizes`: runs.cluster_size_counts of the run."""
     if not sizes:
         return None
     fig, ax = new_figure(7, 3)
@@ -339,7 +332,7 @@ pre{white-space:pre-wrap;font-size:12px;background:#f6f6f6;padding:0.4em;max-hei
 def render(run: runs.Run, samples: pa.Table, folder: str) -> str:
     scored = runs.scored_documents(run)
     bands = runs.keep_ratio_by_band(scored, run.alpha) if run.alpha is not None and scored.num_rows else []
-    clusters = runs.duplicate_clusters(run)
+    clusters = runs.duplicate_clusters(run, limit=CLUSTERS_SHOWN)
     sections = [
         ("Summary", summary_html(run)),
         ("Records per outcome", figure_html(plot_outcomes(run), "records per outcome")),
@@ -348,7 +341,8 @@ def render(run: runs.Run, samples: pa.Table, folder: str) -> str:
          + band_table_html(bands)),
         ("Language mix", figure_html(plot_languages(run), "language mix")),
         ("Document length", figure_html(plot_lengths(run), "document length")),
-        ("Dedup clusters", figure_html(plot_cluster_sizes(clusters), "dedup cluster sizes") + clusters_html(clusters)),
+        ("Dedup clusters", figure_html(plot_cluster_sizes(runs.cluster_size_counts(run)), "dedup cluster sizes")
+         + clusters_html(clusters)),
         ("Samples per decision", samples_html(samples)),
     ]
     body = "\n".join(f"<h2>{escape(title)}</h2>\n{content}" for title, content in sections)

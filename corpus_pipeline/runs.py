@@ -46,27 +46,65 @@ class Run:
         return self.stats.get("dedup")
 
 
-def open_run(folder: str) -> Run:
-    """Load a run's tables and metadata; `folder` may be any fsspec URL."""
+def open_run(folder: str, text: bool = True) -> Run:
+    """Load a run's tables and metadata; `folder` may be any fsspec URL. Without `text`,
+    the tables leave out the texts, by far their biggest column (`with_text` fetches the
+    texts of the rows one wants to show)."""
     fs, root = fsspec.core.url_to_fs(str(folder))
     with fs.open(f"{root}/stats.json", "r") as fh:
         stats = json.load(fh)
     with fs.open(f"{root}/config.yaml", "r") as fh:
         cfg = yaml.safe_load(fh) or {}
-    dropped = read_parquet_folder(fs, f"{root}/dropped")
-    documents = read_parquet_folder(fs, f"{root}/documents")
+    skip = () if text else ("text",)
+    dropped = read_parquet_folder(fs, f"{root}/dropped", skip)
+    documents = read_parquet_folder(fs, f"{root}/documents", skip)
     if documents.num_columns == 0:  # no part file at all: give it the dropped rows' columns
         documents = dropped.schema.empty_table().drop_columns(
             [c for c in ("reason", "detail", "duplicate_of") if c in dropped.column_names])
     return Run(str(folder), stats, cfg, documents, dropped)
 
 
-def read_parquet_folder(fs, path: str) -> pa.Table:
-    """All part files of a Spark output folder (an empty table if there are none)."""
-    parts = sorted(p for p in fs.glob(f"{path}/*.parquet"))
+def part_files(fs, path: str) -> list[str]:
+    return sorted(fs.glob(f"{path}/*.parquet"))
+
+
+def read_parquet_folder(fs, path: str, skip: tuple[str, ...] = ()) -> pa.Table:
+    """All part files of a Spark output folder, less the `skip` columns (an empty table
+    if there are no part files)."""
+    parts = part_files(fs, path)
     if not parts:
         return pa.table({})
-    return pa.concat_tables([pq.read_table(p, filesystem=fs) for p in parts], promote_options="default")
+    columns = [c for c in pq.read_schema(parts[0], filesystem=fs).names if c not in skip]
+    return pa.concat_tables([pq.read_table(p, columns=columns, filesystem=fs) for p in parts],
+                            promote_options="default")
+
+
+def with_text(run: Run, table: pa.Table) -> pa.Table:
+    """`table` (rows of the run) with their `text`, read for those ids only: a scan that
+    holds one batch at a time, so a report never loads every text of a big run."""
+    if "text" in table.column_names:
+        return table
+    texts = texts_of(run, table["id"].to_pylist())
+    return table.append_column("text", pa.array([texts.get(i) for i in table["id"].to_pylist()], pa.string()))
+
+
+def texts_of(run: Run, ids: list[str]) -> dict[str, str | None]:
+    """{id: text} for these ids of the run, from its Parquet (texts may be null: only
+    kept, quality and dedup rows keep theirs)."""
+    import pyarrow.dataset as ds
+
+    if not ids:
+        return {}
+    fs, root = fsspec.core.url_to_fs(run.folder)
+    wanted = pa.array(sorted(set(ids)), pa.string())
+    texts = {}
+    for name in ("documents", "dropped"):
+        parts = part_files(fs, f"{root}/{name}")
+        if parts:
+            found = ds.dataset(parts, format="parquet", filesystem=fs).to_table(
+                columns=["id", "text"], filter=ds.field("id").isin(wanted))
+            texts.update(zip(found["id"].to_pylist(), found["text"].to_pylist()))
+    return texts
 
 
 # ---- plain views of the tables
@@ -101,7 +139,8 @@ def scored_documents(run: Run) -> pa.Table:
     Quality drops keep their score and draw, and so do dedup drops (they passed the
     rule first), so this is documents ∪ dropped rows that have a score.
     """
-    columns = ["id", "url", "source", "crawl", "text_chars", "quality_score", "quality_u", "text"]
+    columns = ["id", "url", "source", "crawl", "text_chars", "quality_score", "quality_u"]
+    columns += ["text"] if "text" in run.documents.column_names else []
     parts = []
     for table, reason in ((run.documents, None), (run.dropped, "reason")):
         if table.num_rows == 0 or "quality_score" not in table.column_names:
@@ -181,20 +220,44 @@ def keep_ratio_by_band(scored: pa.Table, alpha: float) -> list[dict]:
 
 # ---- dedup clusters
 
-def duplicate_clusters(run: Run) -> list[dict]:
-    """Clusters of near-duplicates, biggest first: the kept document's id and row (None
-    when the keeper is a reference document), and the rows dedup removed in its favour."""
+def removed_per_keeper(run: Run) -> list[tuple[str, int]]:
+    """(kept id, near-duplicates removed in its favour) for every cluster, biggest first."""
     if run.dropped.num_rows == 0 or "duplicate_of" not in run.dropped.column_names:
         return []
     removed = run.dropped.filter(pc.is_valid(run.dropped["duplicate_of"]))
-    by_keeper: dict[str, list[dict]] = {}
+    counts = removed.group_by("duplicate_of").aggregate([("id", "count")]).to_pylist()
+    return sorted(((r["duplicate_of"], r["id_count"]) for r in counts), key=lambda kc: (-kc[1], kc[0]))
+
+
+def cluster_size_counts(run: Run) -> dict[int, int]:
+    """Cluster size (the kept document plus its removed duplicates) -> number of clusters."""
+    sizes: dict[int, int] = {}
+    for _, removed in removed_per_keeper(run):
+        sizes[removed + 1] = sizes.get(removed + 1, 0) + 1
+    return dict(sorted(sizes.items()))
+
+
+def duplicate_clusters(run: Run, limit: int | None = None) -> list[dict]:
+    """The `limit` biggest clusters of near-duplicates (all by default): the kept
+    document's id and row (None when the keeper is a reference document), and the rows
+    dedup removed in its favour."""
+    keepers = [k for k, _ in removed_per_keeper(run)][:limit]
+    if not keepers:
+        return []
+    wanted = pa.array(keepers, pa.string())
+    removed = run.dropped.filter(pc.is_in(run.dropped["duplicate_of"], wanted))
+    kept = {r["id"]: r for r in run.documents.filter(pc.is_in(run.documents["id"], wanted)).to_pylist()}
+    by_keeper: dict[str, list[dict]] = {k: [] for k in keepers}
     for row in removed.to_pylist():
-        by_keeper.setdefault(row["duplicate_of"], []).append(row)
-    keepers = {r["id"]: r for r in run.documents.filter(
-        pc.is_in(run.documents["id"], pa.array(list(by_keeper), pa.string()))).to_pylist()} if by_keeper else {}
-    clusters = [{"keeper_id": k, "keeper": keepers.get(k), "duplicates": sorted(d, key=lambda r: r["id"])}
-                for k, d in by_keeper.items()]
-    return sorted(clusters, key=lambda c: (-len(c["duplicates"]), c["keeper_id"]))
+        by_keeper[row["duplicate_of"]].append(row)
+    clusters = [{"keeper_id": k, "keeper": kept.get(k), "duplicates": sorted(by_keeper[k], key=lambda r: r["id"])}
+                for k in keepers]
+    if "text" not in run.documents.column_names:  # opened without texts: fetch these few
+        members = [r for c in clusters for r in ([c["keeper"]] if c["keeper"] else []) + c["duplicates"]]
+        texts = texts_of(run, [r["id"] for r in members])
+        for row in members:
+            row["text"] = texts.get(row["id"])
+    return clusters
 
 
 # ---- deterministic samples

@@ -75,7 +75,11 @@ def test_duplicate_clusters_pair_each_kept_document_with_its_removed_copies(scor
         assert cluster["keeper"]["id"] == cluster["keeper_id"] in kept_ids
         assert {d["duplicate_of"] for d in cluster["duplicates"]} == {cluster["keeper_id"]}
     assert [len(c["duplicates"]) for c in clusters] == sorted((len(c["duplicates"]) for c in clusters), reverse=True)
-    assert sum(report.cluster_size_counts(clusters).values()) == len(clusters)
+    assert sum(runs.cluster_size_counts(run).values()) == len(clusters)
+    assert runs.duplicate_clusters(run, limit=1) == clusters[:1]
+    without_texts = runs.open_run(run.folder, text=False)
+    assert "text" not in without_texts.documents.column_names
+    assert runs.duplicate_clusters(without_texts) == clusters  # texts fetched for the members
 
 
 def test_report_is_self_contained_html_with_every_plot(scored_report, scored):
@@ -100,8 +104,9 @@ def test_samples_cover_every_decision_and_match_the_run(scored_report, scored):
     dropped = {r["id"]: r for r in run.dropped.to_pylist()}
     for row in samples.to_pylist():
         source = kept[row["id"]] if row["decision"].startswith("kept") else dropped[row["id"]]
-        assert (row["url"], row["quality_score"], row["reason"]) == \
-            (source["url"], source["quality_score"], source.get("reason"))
+        # The report reads texts for the sampled rows only: they must be those rows' texts.
+        assert (row["url"], row["quality_score"], row["reason"], row["text"]) == \
+            (source["url"], source["quality_score"], source.get("reason"), source["text"])
     high, low = ([r["quality_score"] for r in samples.to_pylist() if r["decision"] == f"kept, {t} score"]
                  for t in ("high", "low"))
     assert min(high) > max(low)
