@@ -96,3 +96,29 @@ def test_mixture_notebook_decodes_packed_rows_back_to_the_mixture(mixture_and_to
     assert meta["dropped_tokens"] > 0  # the tail cuts the last document: all others decode whole
     assert f"{meta['documents'] - meta['documents_dropped'] - 1} complete documents decode to their mixture text" in text
     assert "row 0 of shard 0: 2048 tokens from " in text
+
+
+def test_dataset_shares_over_training_average_to_the_realised_shares(mixture_and_tokens):
+    import numpy as np
+
+    mix_folder, _, mixture, _ = mixture_and_tokens
+    manifest, _ = runs.open_mixture(mix_folder)
+    shares = runs.dataset_shares_over_training(mixture, slices=10)
+    assert np.allclose(sum(shares.values()), 1.0)  # every stretch of training is all accounted for
+    for dataset in manifest["datasets"]:  # equal stretches: their mean share is the whole mixture's
+        assert np.mean(shares[dataset["name"]]) == pytest.approx(dataset["share_realised"], abs=1e-6)
+
+
+def test_packed_rows_decode_to_pieces_of_their_documents(mixture_and_tokens):
+    _, tokens, mixture, meta = mixture_and_tokens
+    shards = pack.TokenShards(tokens)
+    whole = 0
+    for shard in range(len(shards.shards)):
+        for row in range(len(shards.rows(shard))):
+            pieces = runs.row_pieces(shards, shard, row)
+            assert sum(p["tokens"] for p in pieces) == meta["row_len"]
+            # Whole documents of the row decode to their mixture text exactly.
+            for piece in pieces[1:-1]:
+                assert piece["text"] == mixture["text"][piece["document"]].as_py()
+                whole += 1
+    assert whole > 0  # the sample mixture has short documents that sit inside one row
