@@ -158,6 +158,7 @@ class FilterConfig:
     # Input files per Spark job (and commit); 0 = 4 x the cluster's default parallelism.
     # Smaller loses less work when the driver dies; larger wastes less time on stragglers.
     files_per_commit: int = 0
+    progress_every_s: float = 30.0  # seconds between progress lines in the driver log
     ingest: IngestConfig = field(default_factory=IngestConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
@@ -167,6 +168,7 @@ class FilterConfig:
         _require(len(self.input) > 0, "input: at least one path is needed")
         _require(bool(self.output), "output: a folder is needed")
         _require(self.files_per_commit >= 0, "files_per_commit must be >= 0")
+        _require(self.progress_every_s > 0, "progress_every_s must be positive")
         self.ingest.validate()
         self.quality.validate()
         self.dedup.validate()

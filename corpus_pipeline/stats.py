@@ -36,5 +36,5 @@ def format_summary(stats: dict, seconds: float, output: str) -> str:
         lines.append(f"  dedup      {d['mode']}: {d['candidate_pairs']:,} candidate pairs "
                      f"({d['candidate_pairs_per_doc']} per document), {d['verified_pairs']:,} verified, "
                      f"{d['references']:,} reference documents")
-    lines.append(f"  output     {output}  (documents/, dropped/, stats.json)")
+    lines.append(f"  output     {output}  (documents/, dropped/, stats.json, report.html)")
     return "\n".join(lines)

@@ -47,7 +47,8 @@ def test_sample_stats_are_exact_and_reconcile(sample_run):
     assert stats["records_read"] == stats["kept"] + sum(stats["dropped"].values())
     written = json.loads((out / "stats.json").read_text())
     assert written["records_read"] == 311 and written["code_version"].startswith("0.1.0")
-    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "documents", "dropped", "inputs.txt", "run.json", "stats.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "documents", "dropped", "inputs.txt",
+                                                     "report.html", "run.json", "samples", "stats.json"]
 
 
 def test_spark_output_equals_the_library_run_record_by_record(spark, sample_run):

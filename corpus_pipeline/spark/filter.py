@@ -21,7 +21,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from .. import code_version, config, ingest, quality, stats
+from ..report import write_report
 from .output import AtomicOutput
+from .progress import ProgressReporter, progress_reporter
 from .dedup import deduplicate, reference_documents
 from .quality import tag_documents
 from .shards import ShardStore, fingerprint, utc
@@ -80,7 +82,8 @@ def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
     output = AtomicOutput(spark, cfg.output)  # refuses a foreign folder before any work
     quality_info = quality_summary(cfg.quality)
     store = ShardStore(spark, shard_root(cfg), fingerprint(cfg, quality_info and quality_info["model_version"]))
-    shards = ingest_shards(spark, cfg, files, store)
+    with progress_reporter(spark, len(files), every_s=cfg.progress_every_s) as progress:
+        shards = ingest_shards(spark, cfg, files, store, progress)
     with output as out:
         selected = spark.read.parquet(*[store.path(path) for path in files])
         rows, dedup_report = drop_duplicates(spark, selected, cfg)
@@ -97,6 +100,7 @@ def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
         out.write_text("inputs.txt", "".join(f + "\n" for f in files))
         out.write_text("run.json", json.dumps(run_manifest(cfg, store, shards, started), indent=2) + "\n")
         out.write_text("stats.json", json.dumps(dict(run_stats, code_version=code_version()), indent=2) + "\n")
+        write_report(out.tmp, title=cfg.output)
     return run_stats
 
 
@@ -104,20 +108,24 @@ def shard_root(cfg: config.FilterConfig) -> str:
     return cfg.shards or cfg.output.rstrip("/") + ".shards"
 
 
-def ingest_shards(spark, cfg: config.FilterConfig, files: list[str], store: ShardStore) -> dict[str, dict]:
+def ingest_shards(spark, cfg: config.FilterConfig, files: list[str], store: ShardStore,
+                  progress: ProgressReporter) -> dict[str, dict]:
     """{input file: its shard marker}, running ingest and quality for the files not yet committed."""
     markers = {path: (store.marker(path) if cfg.resume else None) for path in files}
     for marker in markers.values():
         if marker:
             marker["status"] = "reused"
     pending = [path for path in files if markers[path] is None]
+    progress.files_reused(len(files) - len(pending))
     size = cfg.files_per_commit or 4 * spark.sparkContext.defaultParallelism
     for batch in (pending[i:i + size] for i in range(0, len(pending), size)):
         # Cached: ingest feeds two branches (scored documents and dropped records).
         outcomes = outcomes_frame(spark, batch, cfg.ingest).persist(StorageLevel.MEMORY_AND_DISK)
-        for marker in store.commit_batch(select_by_quality(outcomes, cfg.quality), batch):
-            markers[marker["input"]] = dict(marker, status="processed")
+        committed = store.commit_batch(select_by_quality(outcomes, cfg.quality), batch)
         outcomes.unpersist()
+        for marker in committed:
+            markers[marker["input"]] = dict(marker, status="processed")
+        progress.files_done(len(committed), sum(marker["records"] for marker in committed))
     return markers
 
 
