@@ -279,8 +279,8 @@ def summary_html(run: runs.Run) -> str:
 
 
 def band_table_html(bands: list[dict]) -> str:
-    filled = [dict(b, observed=b["observed"], expected=b["expected"]) for b in bands if b["documents"]]
-    return runs.table_html(filled, ["band", "documents", "kept", "observed", "expected"])
+    filled = [b for b in bands if b["documents"]]
+    return runs.table_html(filled, ["band", "documents", "kept", "observed", "expected"]) if filled else ""
 
 
 def sample_html(row: dict) -> str:
