@@ -23,6 +23,7 @@ How, and why exact:
 """
 from __future__ import annotations
 
+import fsspec
 import numpy as np
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -36,7 +37,7 @@ EXAMPLE_SCHEMA = T.StructType([T.StructField("benchmark", T.StringType()), T.Str
 HITS = T.ArrayType(T.StructType([T.StructField(name, kind) for name, kind in (
     ("h", T.LongType()), ("gram", T.StringType()), ("start", T.IntegerType()), ("end", T.IntegerType()))]))
 SPAN = T.StructType([T.StructField("kind", T.StringType()), T.StructField("start", T.IntegerType()),
-                     T.StructField("end", T.IntegerType()), T.StructField("hashes", T.ArrayType(T.LongType()))])
+                     T.StructField("end", T.IntegerType()), T.StructField("grams", GRAMS)])
 CUT = T.StructType([T.StructField("text", T.StringType()), T.StructField("pieces", T.IntegerType()),
                     T.StructField("chars_removed", T.IntegerType()), T.StructField("contaminated", T.BooleanType()),
                     T.StructField("spans", T.ArrayType(SPAN))])
@@ -47,7 +48,7 @@ CONTAMINATED = "contaminated"
 # ---- benchmark side
 
 def example_rows(source: BenchmarkSource, n: int):
-    with open(source.path, encoding="utf-8") as f:
+    with fsspec.open(source.path, "r", encoding="utf-8") as f:  # local, HDFS or S3 alike
         data = f.read()
     for example in decontam.load_examples(source.name, data, source.format, source.text_fields, source.id_field):
         yield example.benchmark, example.example, sorted(decontam.example_grams(example, n).items())
@@ -93,15 +94,16 @@ def gram_frequency(hits):
 
 
 def window_spans(result: decontam.Cut, hits) -> list[tuple]:
-    """The removed spans of one cut; each window lists the hashes of the grams inside it."""
-    spans = [("window", s, e, sorted({h for h, gs, ge in hits if s <= gs and ge <= e})) for s, e in result.windows]
+    """The removed spans of one cut; each window lists the (hash, gram) pairs inside it."""
+    spans = [("window", s, e, sorted({(h, g) for h, g, gs, ge in hits if s <= gs and ge <= e}))
+             for s, e in result.windows]
     return spans + [("short_piece", s, e, []) for s, e in result.short_pieces]
 
 
 def cut_udf(cfg: DecontamConfig):
     def apply(text, hits):
-        hits = [(h.h, h.start, h.end) for h in hits]
-        result = decontam.cut(text, [(s, e) for _, s, e in hits], cfg.window_chars, cfg.min_piece_chars,
+        hits = [(h.h, h.gram, h.start, h.end) for h in hits]
+        result = decontam.cut(text, [(s, e) for _, _, s, e in hits], cfg.window_chars, cfg.min_piece_chars,
                               cfg.max_pieces, cfg.piece_separator)
         return result.text, result.pieces, result.chars_removed, result.contaminated, window_spans(result, hits)
 
@@ -110,7 +112,7 @@ def cut_udf(cfg: DecontamConfig):
 
 def cut_documents(docs, hits, cfg: DecontamConfig):
     """(id, cut) for the documents with at least one remaining colliding gram."""
-    per_doc = hits.groupBy("id").agg(F.collect_list(F.struct("h", "start", "end")).alias("hits"))
+    per_doc = hits.groupBy("id").agg(F.collect_list(F.struct("h", "gram", "start", "end")).alias("hits"))
     return docs.select("id", "text").join(per_doc, "id").select("id", "text", cut_udf(cfg)("text", "hits").alias("cut"))
 
 
@@ -129,16 +131,17 @@ def decided_documents(docs, cuts):
 def removed_spans(cuts, grams, dataset):
     """One row per removed span: id, dataset, kind, start, end, grams, benchmarks, examples, text."""
     spans = cuts.join(dataset, "id").select("id", "dataset", "text", F.explode("cut.spans").alias("s")).select(
-        "id", "dataset", "s.kind", "s.start", "s.end", "s.hashes",
+        "id", "dataset", "s.kind", "s.start", "s.end", F.col("s.grams").alias("matched"),
         F.expr("substring(text, s.start + 1, s.end - s.start)").alias("text"))
     sources = grams.groupBy("h", "gram").agg(F.collect_set("benchmark").alias("b"), F.collect_set(
         F.concat_ws(":", "benchmark", "example")).alias("e"))
     keys = ["id", "start", "end"]
-    attributed = (spans.select(*keys, F.explode("hashes").alias("h")).join(sources, "h")
+    attributed = (spans.select(*keys, F.explode("matched").alias("g")).select(*keys, "g.h", "g.gram")
+                  .join(sources, ["h", "gram"])
                   .groupBy(*keys).agg(F.array_sort(F.collect_set("gram")).alias("grams"),
                                       F.array_sort(F.array_distinct(F.flatten(F.collect_list("b")))).alias("benchmarks"),
                                       F.array_sort(F.array_distinct(F.flatten(F.collect_list("e")))).alias("examples")))
-    return spans.drop("hashes").join(attributed, keys, "left").select(
+    return spans.drop("matched").join(attributed, keys, "left").select(
         "id", "dataset", "kind", "start", "end", "grams", "benchmarks", "examples", "text")
 
 
