@@ -142,3 +142,18 @@ def test_the_job_refuses_a_missing_input_before_spark_starts(tmp_path):
 
     with pytest.raises(SystemExit, match="decontaminate.py: error: input not found"):
         job.main(["--input", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out")])
+
+
+def test_the_enwiki_excerpt_overlaps_boolq_and_multirc_as_in_the_reference_run(spark):
+    """shared/data/benchmarks/README.md: BoolQ dev lines 1205, 1852, 2931 (54 grams) and
+    MultiRC passage 19 (140 grams) share 13-grams with the enwiki excerpt; nothing else."""
+    path = shared_file("positives/wikipedia/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")
+    wiki = [(d.id, d.source, d.text) for d in references.load_mediawiki_xml(str(path), "wikipedia")]
+    docs = spark.createDataFrame(wiki, "id string, source string, text string")
+    _, spans, report = decontaminate(spark, docs, cfg_with("boolq", "multirc"))
+    examples = {e for r in spans.collect() for e in (r["examples"] or [])}
+    assert examples == {"boolq:1205", "boolq:1852", "boolq:2931", "multirc:19"}
+    assert report["grams"]["matched"] == 54 + 140
+    assert (report["benchmarks"]["boolq"]["dirty"], report["benchmarks"]["multirc"]["dirty"]) == (3, 1)
+    assert report["datasets"] == {"wikipedia": {"docs": 106, "kept": 102, "modified": 4, "removed": 0,
+                                                "chars_removed_from_modified": 4466}}
