@@ -6,6 +6,7 @@ Gutenberg, WARC, Parquet...). Produces, in the output folder:
   documents/     Parquet `position, dataset, id, epoch, tokens, text`: the mixture in
                  training order, position 0..n-1, split evenly over a fixed number of
                  files named part-00000.parquet... and sorted by position inside each
+                 (written by pyarrow in the tasks: byte-identical on a rerun)
   manifest.json  the plan as realised: per dataset documents and tokens available and
                  drawn, epochs, input fingerprints; seed, tokenizer, code version, config
 The rules (weights, passes, boundary document, order) are in `corpus_pipeline.mix`.
@@ -15,7 +16,12 @@ are computed per hash range (`order_buckets` of them) plus the sums of earlier r
 from __future__ import annotations
 
 import json
+import uuid
+from typing import Iterator
 
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pyspark import StorageLevel
 from pyspark.sql import Window
 from pyspark.sql import functions as F
@@ -29,6 +35,11 @@ from .quality import sources_frame
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents"
 OUTPUT_COLUMNS = ["position", "dataset", "id", "epoch", "tokens", "text"]
+ARROW_SCHEMA = pa.schema([("position", pa.int64()), ("dataset", pa.string()), ("id", pa.string()),
+                          ("epoch", pa.int32()), ("tokens", pa.int64()), ("text", pa.string())])
+# Rows per Parquet row group: about 30 MB of text at GPT-3's ~4 kB documents, what one
+# writing task holds in memory at a time.
+ROWS_PER_GROUP = 8192
 
 
 class MixPlanError(ValueError):
@@ -148,23 +159,54 @@ def write_mixture(spark, mixture, rows: int, folder: str, files: int):
     """Parquet files part-00000.parquet..., file i holding positions [i*n/files, (i+1)*n/files)
     sorted: the bytes depend only on the rows, not on how the input was split."""
     # Long literals: Spark hashes an int and a long differently. Integer division, as mix.file_index.
-    route = F.element_at(F.array(*[F.lit(v).cast("long") for v in routing_values(spark, files)]),
-                         F.expr(f"(position * {files}) div {rows}").cast("int") + 1)
-    (mixture.withColumn("_route", route).repartition(files, "_route").drop("_route")
-     .sortWithinPartitions("position").write.parquet(folder))
-    rename_parts(spark, folder)
+    routes = F.array(*[F.lit(v).cast("long") for v in routing_values(spark, files)])
+    routed = mixture.withColumn("_file", F.expr(f"(position * {files}) div {rows}").cast("int"))
+    sorted_files = (routed.repartition(files, F.element_at(routes, F.col("_file") + 1))
+                    .sortWithinPartitions("position").select(*OUTPUT_COLUMNS, "_file"))
+    fs, root = fsspec.core.url_to_fs(folder)
+    fs.makedirs(root, exist_ok=True)
+    written = sorted_files.rdd.mapPartitions(lambda part: write_part(folder, part)).collect()
+    if sum(n for _, n in written) != rows:
+        raise RuntimeError(f"wrote {sum(n for _, n in written)} rows of {rows}")  # a bug
 
 
-def rename_parts(spark, folder: str):
-    """part-00003-<job uuid>-c000.snappy.parquet -> part-00003.parquet: names free of the
-    run's uuid, so that two runs give identical folders."""
-    jvm = spark._jvm
-    path = jvm.org.apache.hadoop.fs.Path(folder)
-    fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
-    for status in fs.listStatus(path):
-        name = status.getPath().getName()
-        if name.startswith("part-") and name.endswith(".parquet"):
-            fs.rename(status.getPath(), jvm.org.apache.hadoop.fs.Path(folder, name[:10] + ".parquet"))
+def write_part(folder: str, part) -> Iterator[tuple[int, int]]:
+    """Write one partition (the sorted rows of one file) with pyarrow; yield (file, rows).
+    Not Spark's writer: parquet-mr lists each column's encodings in JVM hash order, which
+    changes from run to run, so its files are not byte-identical across runs. Row groups
+    hold exactly ROWS_PER_GROUP rows, whatever the batches Spark hands over."""
+    writer = handle = target = None
+    chunk, count, file_index = [], 0, None
+    for row in part:
+        if writer is None:
+            file_index = row["_file"]
+            target = f"{folder}/part-{file_index:05d}.parquet"
+            # A hidden temporary name, renamed when complete: a failed or speculative task
+            # attempt never leaves a partial part-*.parquet behind.
+            scratch = f"{folder}/.part-{file_index:05d}.parquet.tmp-{uuid.uuid4().hex[:12]}"
+            handle = fsspec.open(scratch, "wb").open()
+            writer = pq.ParquetWriter(handle, ARROW_SCHEMA, compression="snappy")
+        if row["_file"] != file_index:
+            raise RuntimeError(f"partition holds rows of files {file_index} and {row['_file']}")  # a bug
+        chunk.append(row)
+        count += 1
+        if len(chunk) == ROWS_PER_GROUP:
+            write_rows(writer, chunk)
+            chunk = []
+    if writer is None:
+        return
+    write_rows(writer, chunk)
+    writer.close()
+    handle.close()
+    fs, scratch_path = fsspec.core.url_to_fs(scratch)
+    fs.mv(scratch_path, fsspec.core.url_to_fs(target)[1])
+    yield file_index, count
+
+
+def write_rows(writer, rows: list):
+    if rows:
+        columns = {name: [row[name] for row in rows] for name in OUTPUT_COLUMNS}
+        writer.write_table(pa.Table.from_pydict(columns, schema=ARROW_SCHEMA), row_group_size=ROWS_PER_GROUP)
 
 
 def realised(spark, folder: str) -> dict[str, dict]:
