@@ -100,8 +100,12 @@ def local_run(spark, tmp_path_factory):
 def submit(master: str, out: Path, *extra: str, library: Path | None = None) -> subprocess.Popen:
     args = [str(BIN / "spark-submit"), "--master", master, "--conf", f"spark.pyspark.python={sys.executable}",
             "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.ui.enabled=false"]
-    if library:
-        args += ["--py-files", str(library)]
+    if library:  # on the cluster: the README's profile, sized down to one 2-core worker
+        args += ["--properties-file", "conf/cluster/standalone.conf", "--py-files", str(library)]
+        for key, value in [("spark.executor.cores", "2"), ("spark.executor.memory", "1g"),
+                           ("spark.driver.memory", "1g"), ("spark.sql.shuffle.partitions", "8"),
+                           ("spark.pyspark.driver.python", sys.executable)]:
+            args += ["--conf", f"{key}={value}"]
     args += ["jobs/filter.py", "--input", str(SAMPLE), "--output", str(out),
              "--set", f"quality.model={REPO / 'models/quality'}", *extra]
     return subprocess.Popen(args, cwd=REPO, env=job_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
