@@ -93,8 +93,10 @@ def main(argv=None):
 
     spark = get_spark(cfg.spark)
     report = run(spark, cfg)
-    print(f"corpus-pipeline decontaminate: kept {report['kept']:,}, dropped {report['dropped']['contaminated']:,} "
-          f"contaminated, {report['spans']:,} spans removed, in {report['seconds']} s")
+    modified = sum(row["modified"] for row in report["datasets"].values())
+    print(f"corpus-pipeline decontaminate: {report['kept']:,} documents written ({modified:,} modified), "
+          f"{report['dropped']['contaminated']:,} dropped as contaminated, {report['spans']:,} spans removed, "
+          f"in {report['seconds']} s")
     print(table_c1(report))
     print(f"  output {cfg.output}")
     spark.stop()
