@@ -182,7 +182,7 @@ def format_plan(plan: Plan, title: str = "mixture") -> str:
              f"{'tokens drawn':>20}{'epochs':>8}{'declared':>10}{'diff':>8}"]
     for d in plan.datasets:
         declared = f"{d.weight_declared:.2%}" if d.weight_declared else "-"
-        epochs = f"{d.epochs:.2f}" if d.tokens_available else "inf"
+        epochs = f"{d.epochs:.3f}" if d.tokens_available else "inf"
         stated = f"{d.epochs_declared:g}" if d.epochs_declared else "-"
         diff = f"{100 * d.epochs_deviation:+.1f}%" if d.epochs_deviation is not None else ""
         lines.append(f"  {d.name:<16}{d.tokens_available:>20,}{declared:>8}{float(d.weight):>9.2%}"

@@ -85,7 +85,10 @@ def measure(docs) -> dict[str, dict]:
 
 
 def literal_map(values: dict):
-    return F.create_map(*[x for key, value in values.items() for x in (F.lit(key), F.lit(value))])
+    """A map column from a small dict; integers as longs (token counts pass 2^31)."""
+    def literal(value):
+        return F.lit(value).cast("long") if isinstance(value, int) else F.lit(value)
+    return F.create_map(*[x for key, value in values.items() for x in (F.lit(key), literal(value))])
 
 
 def with_prefix_sum(frame, groups: list[str], bucket: str, order: list[str], value, name: str):
@@ -225,8 +228,9 @@ def realised(spark, folder: str) -> dict[str, dict]:
 def build_mixture(spark, cfg: MixConfig) -> dict:
     """Measure, plan, draw, order and write the mixture atomically; return its manifest."""
     with AtomicOutput(spark, cfg.output, marker=MANIFEST) as out:
-        docs = documents_frame(spark, cfg).filter(F.col("tokens") > 0).persist(StorageLevel.MEMORY_AND_DISK)
-        measured = measure(docs)
+        docs = documents_frame(spark, cfg).persist(StorageLevel.MEMORY_AND_DISK)
+        measured = measure(docs)  # counts the documents without a token, which are never drawn
+        docs = docs.filter(F.col("tokens") > 0)
         check_inputs(cfg, measured)
         plan = mix.plan_mixture(cfg, {name: m["tokens"] for name, m in measured.items()})
         if plan.errors:
