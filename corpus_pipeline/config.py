@@ -162,6 +162,8 @@ class FilterConfig:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    # After dedup, when benchmarks are listed (conf/decontam.yaml lists the shared ones).
+    decontam: DecontamConfig = field(default_factory=lambda: DecontamConfig())
     spark: SparkConfig = field(default_factory=SparkConfig)
 
     def validate(self):
@@ -172,6 +174,7 @@ class FilterConfig:
         self.ingest.validate()
         self.quality.validate()
         self.dedup.validate()
+        self.decontam.validate()
 
 
 @dataclass(frozen=True)

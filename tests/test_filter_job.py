@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
+import html
 import json
 import os
 import subprocess
@@ -13,7 +15,7 @@ from corpus_pipeline import config, ingest, inputs
 from corpus_pipeline.spark.filter import run_filter
 from corpus_pipeline.spark.output import OutputError
 
-from .conftest import REPO, SAMPLE
+from .conftest import ENGLISH_PAGE, REPO, SAMPLE, gzip_members, response_record, shared_file
 
 SAMPLE_FILES = inputs.expand([str(SAMPLE)])
 # Ingest outcomes of the bundled sample with conf/filter.yaml but no quality model (the
@@ -26,6 +28,7 @@ SAMPLE_STATS = {
     "shards": {"total": 6, "processed": 6, "reused": 0, "rows": 311},
     "quality": None,
     "dedup": None,
+    "decontam": None,
 }
 
 
@@ -147,3 +150,29 @@ def test_bad_invocations_fail_in_one_line_before_spark(args, message):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip().startswith(message) and result.stderr.count("\n") == 1
+
+
+def test_decontamination_runs_in_the_filter_after_dedup(spark, tmp_path):
+    """A page of real Wikipedia paragraphs (BoolQ passages) with a LAMBADA test passage planted
+    in the middle: the filter cuts the passage and its windows and keeps the rest."""
+    boolq = [json.loads(line)["passage"] for line in shared_file("benchmarks/boolq/dev.jsonl").open()][:6]
+    planted = json.loads(shared_file("benchmarks/lambada/lambada_test.jsonl").open().readline())["text"]
+    paragraphs = boolq[:3] + [planted] + boolq[3:]
+    page = "<html><body><article>" + "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs) + "</article></body></html>"
+    archive = tmp_path / "planted.warc.gz"
+    archive.write_bytes(gzip_members([response_record(page.encode(), url="http://example.com/planted"),
+                                      response_record(ENGLISH_PAGE, url="http://example.com/harbour")]))
+    lambada = config.BenchmarkSource(name="lambada", split="test", text_fields=("text",),
+                                     path=str(shared_file("benchmarks/lambada/lambada_test.jsonl")))
+    cfg = dataclasses.replace(filter_config(tmp_path / "out", dedup=True),
+                              decontam=config.DecontamConfig(benchmarks=(lambada,)))
+    stats = run_filter(spark, cfg, [str(archive)])
+    assert stats["kept"] == 2 and stats["decontam"]["datasets"][str(archive)]["modified"] == 1
+    documents = {r.url: r for r in spark.read.parquet(str(tmp_path / "out/documents")).collect()}
+    cut = documents["http://example.com/planted"]
+    assert planted[:80] not in cut.text and boolq[0][:200] in cut.text and boolq[-1][-200:] in cut.text
+    assert cut.decontam_chars_removed >= len(planted) and cut.decontam_pieces == 2
+    assert cut.text_chars == len(cut.text)
+    assert documents["http://example.com/harbour"].decontam_chars_removed == 0
+    spans = spark.read.parquet(str(tmp_path / "out/decontam_spans")).collect()
+    assert spans and all(s.id == cut.id for s in spans)

@@ -1,13 +1,16 @@
 """The filter job on Spark: input files -> `documents/` and `dropped/` Parquet + stats.
 
-One task per input file runs `ingest.process_file`; every outcome becomes one row. Then
-the quality classifier tags each ingested document with `quality_score` and `quality_u`,
-and the Pareto rule decides (GPT-3 Appendix A). Kept rows go to `documents/`; dropped rows
-go to `dropped/` with their reason (text only for `quality` drops, so that another alpha
-is a re-selection, not a re-run). Last, fuzzy dedup removes near-duplicates among the
-kept documents and of the reference datasets (`duplicate`, `duplicate_of_reference`, with
-the id of the document kept in `duplicate_of`). Counts are read back from the written
-Parquet, never from accumulators, so task retries and speculative execution cannot skew them.
+Record-level stages, per input file, committed to the shard store (`shards.py`): one task
+per file runs `ingest.process_file`, every outcome becomes one row, and the quality
+classifier tags each ingested document with `quality_score` and `quality_u` for the Pareto
+rule (GPT-3 Appendix A). Corpus-level stages, over all shards of the run: fuzzy dedup
+among the kept documents and against reference datasets (`duplicate`,
+`duplicate_of_reference`, with the kept id in `duplicate_of`), then 13-gram benchmark
+decontamination (Appendix C: cut, or drop as `contaminated`). Kept rows go to
+`documents/`; dropped rows to `dropped/` with their reason (text only where it helps: a
+`quality` drop, so that another alpha is a re-selection; a `contaminated` one). Counts are read
+back from the written Parquet, never from accumulators, so task retries and speculative
+execution cannot skew them; report.html and samples/ come last.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from .. import code_version, config, ingest, quality, stats
 from ..report import write_report
 from .output import AtomicOutput
 from .progress import ProgressReporter, progress_reporter
+from .decontam import decontaminate
 from .dedup import deduplicate, reference_documents
 from .quality import tag_documents
 from .shards import ShardStore, fingerprint, utc
@@ -34,8 +38,11 @@ OUTCOME_SCHEMA = T.StructType(
     [T.StructField(name, _TYPES.get(name, T.StringType()), True) for name in ingest.OUTCOME_FIELDS]
 )
 QUALITY_COLUMNS = ["quality_score", "quality_u"]
-DOCUMENT_COLUMNS = [c for c in ingest.OUTCOME_FIELDS if c not in ("reason", "detail")] + QUALITY_COLUMNS
-DROPPED_COLUMNS = list(ingest.OUTCOME_FIELDS) + QUALITY_COLUMNS + ["duplicate_of"]
+# Null where the stage did not look at the document (dropped before it, or no benchmarks).
+DECONTAM_COLUMNS = ["decontam_pieces", "decontam_chars_removed"]
+DOCUMENT_COLUMNS = ([c for c in ingest.OUTCOME_FIELDS if c not in ("reason", "detail")] + QUALITY_COLUMNS
+                    + DECONTAM_COLUMNS)
+DROPPED_COLUMNS = list(ingest.OUTCOME_FIELDS) + QUALITY_COLUMNS + ["duplicate_of"] + DECONTAM_COLUMNS
 
 
 def outcome_rows(path: str, cfg: config.IngestConfig):
@@ -73,6 +80,22 @@ def drop_duplicates(spark, rows, cfg: config.FilterConfig):
     return decided.unionByName(rows.filter(F.col("reason").isNotNull()), allowMissingColumns=True), report
 
 
+def remove_contamination(spark, rows, cfg: config.FilterConfig):
+    """GPT-3 Appendix C on the documents left after dedup: (rows, removed spans or None, report)."""
+    if not (cfg.decontam.enabled and cfg.decontam.benchmarks):
+        untouched = [F.lit(None).cast("int").alias(c) for c in DECONTAM_COLUMNS]
+        return rows.select("*", *untouched), None, None
+    kept = rows.filter(F.col("reason").isNull())
+    tagged, spans, report = decontaminate(spark, kept, cfg.decontam, dataset_column="source")
+    decided = (tagged.withColumn("reason", F.col("decontam_reason"))
+               .withColumn("detail", F.when(F.col("decontam_reason").isNotNull(),
+                                            F.format_string("%d pieces", F.col("decontam_pieces"))))
+               .drop("decontam_reason"))
+    modified = (F.col("decontam_chars_removed") > 0) & F.col("reason").isNull()
+    decided = decided.withColumn("text_chars", F.when(modified, F.length("text")).otherwise(F.col("text_chars")))
+    return decided.unionByName(rows.filter(F.col("reason").isNotNull()), allowMissingColumns=True), spans, report
+
+
 def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
     """Write the job's output atomically to `cfg.output`; return its stats.
 
@@ -86,15 +109,21 @@ def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
         shards = ingest_shards(spark, cfg, files, store, progress)
     with output as out:
         selected = spark.read.parquet(*[store.path(path) for path in files])
-        rows, dedup_report = drop_duplicates(spark, selected, cfg)
+        deduplicated, dedup_report = drop_duplicates(spark, selected, cfg)
+        # Cached: decontamination reads its input several times (grams, cuts, report).
+        deduplicated = deduplicated.persist(StorageLevel.MEMORY_AND_DISK)
+        rows, spans, decontam_report = remove_contamination(spark, deduplicated, cfg)
         rows = rows.persist(StorageLevel.MEMORY_AND_DISK)  # feeds two writes
         rows.filter(F.col("reason").isNull()).select(DOCUMENT_COLUMNS).write.parquet(out.path("documents"))
         rows.filter(F.col("reason").isNotNull()).select(DROPPED_COLUMNS).write.parquet(out.path("dropped"))
-        rows.unpersist()
+        if spans is not None:
+            spans.write.parquet(out.path("decontam_spans"))
+        spark.catalog.clearCache()
         run_stats = count_outcomes(spark, out.path("documents"), out.path("dropped"), len(files))
         run_stats["shards"] = reconcile(run_stats, shards)
         run_stats["quality"] = quality_info
         run_stats["dedup"] = dedup_report
+        run_stats["decontam"] = decontam_report
         run_stats["seconds"] = round(time.time() - started, 1)
         out.write_text("config.yaml", yaml.safe_dump(config.to_dict(cfg), sort_keys=False))
         out.write_text("inputs.txt", "".join(f + "\n" for f in files))
