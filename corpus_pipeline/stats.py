@@ -36,5 +36,11 @@ def format_summary(stats: dict, seconds: float, output: str) -> str:
         lines.append(f"  dedup      {d['mode']}: {d['candidate_pairs']:,} candidate pairs "
                      f"({d['candidate_pairs_per_doc']} per document), {d['verified_pairs']:,} verified, "
                      f"{d['references']:,} reference documents")
+    if stats.get("decontam"):
+        d = stats["decontam"]
+        per_dataset = d["datasets"].values()
+        lines.append(f"  decontam   {len(d['benchmarks'])} benchmarks, "
+                     f"{sum(b['dirty'] for b in d['benchmarks'].values()):,} dirty examples; documents "
+                     f"{sum(x['modified'] for x in per_dataset):,} modified, {sum(x['removed'] for x in per_dataset):,} removed")
     lines.append(f"  output     {output}  (documents/, dropped/, stats.json, report.html)")
     return "\n".join(lines)
