@@ -28,15 +28,23 @@ class IngestConfig:
     languages: tuple[str, ...] = ("en",)  # fastText lid.176 codes; empty keeps every language
     min_lang_score: float = 0.5  # top-language probability below this is dropped as `language`
     keep_truncated: bool = False  # records marked WARC-Truncated hold only part of the page
-    extractor: str = "resiliparse"  # or "trafilatura" (about 15x slower)
+    # "blocks": Resiliparse main content + block classifier (corpus_pipeline.boilerplate);
+    # "resiliparse": main content alone; "trafilatura": about 15x slower.
+    extractor: str = "blocks"
+    # Pages above either cap are dropped as `too_complex`, before any extraction: the
+    # main-content pass costs (elements x depth), a second for 8,000 nested tags.
+    max_html_chars: int = 4_000_000  # decoded HTML characters; CC payloads stop at 1 MiB
+    max_html_depth: int = 512  # tag nesting depth; browsers stop at 512
     lid_max_chars: int = 10_000  # language ID reads this many leading characters
 
     def validate(self):
         _require(self.max_record_bytes > 0, "ingest.max_record_bytes must be positive")
         _require(self.min_chars >= 0, "ingest.min_chars must be >= 0")
         _require(0.0 <= self.min_lang_score <= 1.0, "ingest.min_lang_score must be in [0, 1]")
-        _require(self.extractor in ("resiliparse", "trafilatura"),
-                 f"ingest.extractor must be resiliparse or trafilatura, not {self.extractor!r}")
+        _require(self.extractor in ("blocks", "resiliparse", "trafilatura"),
+                 f"ingest.extractor must be resiliparse or trafilatura or blocks (default), not {self.extractor!r}")
+        _require(self.max_html_chars > 0 and self.max_html_depth > 0,
+                 "ingest.max_html_chars and ingest.max_html_depth must be positive")
         _require(self.lid_max_chars > 0, "ingest.lid_max_chars must be positive")
 
 

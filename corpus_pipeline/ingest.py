@@ -28,6 +28,9 @@ RECORD_REASONS = (
     "not_html",  # a response that is not HTML (images, PDFs, robots.txt, DNS)
     "http_status",  # not a 2xx response, or no parsable HTTP status line
     "decode_error",  # binary payload, or a content encoding we cannot undo
+    # HTML over ingest.max_html_chars or nested deeper than ingest.max_html_depth: skipped
+    # before extraction, whose cost grows with elements x depth (deterministic, no timer)
+    "too_complex",
     "empty_text",  # the extractor found no text
     "too_short",  # fewer than ingest.min_chars characters
     "language",  # not one of ingest.languages, or below ingest.min_lang_score
@@ -165,7 +168,11 @@ def _document_fields(record: warc.RawRecord, cfg: IngestConfig) -> dict:
         html, charset = extract.decode_html(body, _declared_charset(content_type))
     except extract.DecodeError as err:
         raise Drop("decode_error", str(err), **found) from None
-    text = extract.extract_main_text(html, _target_uri(h), cfg.extractor)
+    try:
+        text = extract.extract_main_text(html, _target_uri(h), cfg.extractor,
+                                         max_html_chars=cfg.max_html_chars, max_depth=cfg.max_html_depth)
+    except extract.ExtractCapped as err:
+        raise Drop("too_complex", str(err), **found) from None
     return _text_fields(text, cfg, **found, charset=charset)
 
 

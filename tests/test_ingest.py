@@ -75,7 +75,7 @@ def test_oversize_and_damage_reasons_pass_through():
 def test_every_reason_code_is_exercised_somewhere():
     assert set(ingest.RECORD_REASONS) == {
         "unreadable", "malformed", "truncated", "oversize", "not_response", "not_html", "http_status",
-        "decode_error", "empty_text", "too_short", "language"}
+        "decode_error", "too_complex", "empty_text", "too_short", "language"}
 
 
 def test_wrong_charset_header_falls_back_to_the_real_encoding():

@@ -1,0 +1,184 @@
+"""Main-text extraction benchmark: accuracy against human gold and CPU cost per page.
+
+Contenders, in one run on the same pages:
+- `ours`: `corpus_pipeline.extract.extract_main_text` (Resiliparse DOM + block classifier),
+  timed with and without language ID (lid.176 on the result, as ingest does);
+- `resiliparse`: Resiliparse's main-content mode (`extract_main_text(method="resiliparse")`);
+- `trafilatura`: trafilatura 2 default settings; `trafilatura_precision`: `favor_precision=True`;
+- `justext`: jusText 3 with the English stoplist (the held-out pages are mostly English).
+
+Data, from `shared/data/web_html/` (see its README), only sets with human-made gold:
+- tuning sets (`bench/train_boilerplate.py` learns the block classifier from them, so their
+  figures are in-sample): L3S-GN1 (gold = headline + full-text blocks of the annotated
+  copy) and Dragnet 2012 (gold = text before the `!@#$%^&*()  COMMENTS` line);
+- held-out sets (never used to fit or choose anything): CleanEval 2007 (dev + final; pages
+  without a gold file skipped), CleanPortalEval, Scrapinghub article-extraction benchmark
+  (gold articleBody), htmltotext-benchmark (gold kept comments and forum user names).
+- Not used: Readability (its "gold" is Readability.js output) and trafilatura's evaluation
+  set (used to tune trafilatura, and its gold is partial snippets).
+
+Score per page: multisets of lower-cased whitespace tokens of the output and of the gold;
+overlap = size of their intersection; P = overlap/|output|, R = overlap/|gold|, F1 their
+harmonic mean (an empty output scores 0). Reported: mean P/R/F1 per dataset, over the
+held-out sets and over the tuning sets. The L3S-GN1 annotated copy lost every non-ASCII
+character to '?', so for that set both sides are folded the same way before scoring.
+
+Speed: CPU time of this process (time.process_time) around each call, bytes in to text
+out (decoding included), summed over all pages; pages/s per core = pages / CPU seconds.
+CPU time, not wall time, because the benchmark machine is shared. One untimed warm-up call
+per contender first (lazy imports, model load).
+
+Usage: python bench/extract_bench.py [--data DIR] [--limit N] [--only NAME,...]
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import html
+import json
+import re
+import sys
+import tarfile
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from corpus_pipeline import langid  # noqa: E402
+from corpus_pipeline.extract import extract_main_text  # noqa: E402
+
+DEFAULT_DATA = [REPO_ROOT.parent / "shared" / "data" / "web_html", Path("/work/shared/data/web_html")]
+DRAGNET_COMMENTS = "!@#$%^&*()  COMMENTS"
+L3S_GOLD_CLASSES = ("x-nc-sel1", "x-nc-sel2")  # headline, full text (the L3S "content" labels)
+_TEXT_WRAPPER = re.compile(rb"^\s*<text\b[^>]*>")
+_TEXT_CLOSE = re.compile(rb"</text>\s*$")
+_GOLD_MARKERS = re.compile(r"<[phl]>", re.I)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+# ---------------------------------------------------------------- reading the datasets
+
+def read_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", "replace")
+
+
+def cleaneval_html(path: Path) -> bytes:
+    data = _TEXT_WRAPPER.sub(b"", path.read_bytes(), count=1)
+    return _TEXT_CLOSE.sub(b"", data)
+
+
+def cleaneval_gold(path: Path) -> str:
+    text = read_text(path).lstrip()
+    if text.startswith("URL:"):
+        text = text.partition("\n")[2]
+    return html.unescape(_GOLD_MARKERS.sub(" ", text))
+
+
+def cleaneval_format(folder: Path):
+    """(name, html bytes, gold) for each input/<n>.html that has GoldStandard/<n>.txt."""
+    for page in sorted((folder / "input").glob("*.html")):
+        gold = folder / "GoldStandard" / (page.stem + ".txt")
+        if gold.is_file():
+            yield page.name, cleaneval_html(page), cleaneval_gold(gold)
+
+
+def cleaneval(root: Path):
+    for part in ("cleaneval-dev", "cleaneval-final"):
+        yield from cleaneval_format(root / "cleaneval" / part)
+
+
+def cleanportaleval(root: Path):
+    yield from cleaneval_format(root / "cleanportaleval")
+
+
+def scrapinghub(root: Path):
+    folder = root / "scrapinghub-aeb"
+    truth = json.loads((folder / "ground-truth.json").read_text(encoding="utf-8"))
+    for page_id, entry in sorted(truth.items()):
+        page = folder / "html" / f"{page_id}.html.gz"
+        yield page.name, gzip.decompress(page.read_bytes()), entry["articleBody"]
+
+
+def htmltotext(root: Path):
+    for page in sorted((root / "htmltotext-benchmark" / "benchmarkdata").glob("*/html/*.html")):
+        gold = page.parent.parent / "text" / (page.stem + ".txt")
+        if gold.is_file():
+            yield f"{page.parent.parent.name}/{page.name}", page.read_bytes(), read_text(gold)
+
+
+def dragnet(root: Path):
+    """input/<id>.html with GoldStandard/<id>.txt, read from the tar.xz in one sequential pass."""
+    files = {}
+    with tarfile.open(root / "dragnet" / "dragnet_data.tar.xz") as archive:
+        for member in archive:
+            if member.isfile():
+                files[member.name] = archive.extractfile(member).read()
+    for name in sorted(files):
+        if "/input/" in name:
+            stem = name.rsplit("/", 1)[1].removesuffix(".html")
+            gold = files.get(f"dragnet_data/GoldStandard/{stem}.txt")
+            if gold is not None:
+                yield f"{stem}.html", files[name], gold.decode("utf-8", "replace").split(DRAGNET_COMMENTS)[0]
+
+
+def l3s_gn1(root: Path):
+    from resiliparse.parse.html import HTMLTree
+
+    folder = next((root / "l3s-gn1").glob("L3S-GN1-*"))
+    selector = ", ".join(f"span.{name}" for name in L3S_GOLD_CLASSES)
+    for page in sorted((folder / "original").glob("*.html")):
+        annotated = HTMLTree.parse(read_text(folder / "annotated" / page.name))
+        gold = "\n".join(span.text for span in annotated.body.query_selector_all(selector))
+        yield page.name, page.read_bytes(), gold
+
+
+HELD_OUT = {"CleanEval": cleaneval, "CleanPortalEval": cleanportaleval,
+            "Scrapinghub": scrapinghub, "htmltotext": htmltotext}
+TUNING = {"L3S-GN1": l3s_gn1, "Dragnet": dragnet}
+DATASETS = {**HELD_OUT, **TUNING}
+
+
+def fold_for(dataset: str):
+    """L3S-GN1's annotated copy has '?' for every non-ASCII character; fold ours alike."""
+    return (lambda text: _NON_ASCII.sub("?", text)) if dataset == "L3S-GN1" else (lambda text: text)
+
+
+def find_data(arg: str | None) -> Path:
+    candidates = [Path(arg)] if arg else DEFAULT_DATA
+    for path in candidates:
+        if path.is_dir():
+            return path
+    sys.exit(f"extract_bench: no web_html data at {' or '.join(map(str, candidates))}; pass --data DIR")
+
+
+def load_pages(root: Path, names, limit: int | None = None) -> tuple[dict[str, list], Counter]:
+    """{dataset: [(name, html bytes, gold)]}; pages whose gold has no word are skipped and counted."""
+    pages, empty_gold = {}, Counter()
+    for name in names:
+        rows = []
+        for row in DATASETS[name](root):
+            if not row[2].split():
+                empty_gold[name] += 1
+                continue
+            rows.append(row)
+            if limit and len(rows) >= limit:
+                break
+        pages[name] = rows
+    return pages, empty_gold
+
+
+# ---------------------------------------------------------------- scoring
+
+def bag_of_words_prf(output: str, gold: str) -> tuple[float, float, float]:
+    got, want = Counter(output.lower().split()), Counter(gold.lower().split())
+    overlap = sum((got & want).values())
+    precision = overlap / sum(got.values()) if got else 0.0
+    recall = overlap / sum(want.values()) if want else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if overlap else 0.0
+    return precision, recall, f1
