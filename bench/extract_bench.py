@@ -182,3 +182,116 @@ def bag_of_words_prf(output: str, gold: str) -> tuple[float, float, float]:
     recall = overlap / sum(want.values()) if want else 0.0
     f1 = 2 * precision * recall / (precision + recall) if overlap else 0.0
     return precision, recall, f1
+
+
+# ---------------------------------------------------------------- contenders
+
+def _decoded(data: bytes) -> str:
+    from corpus_pipeline.extract import decode_html
+
+    return decode_html(data)[0]
+
+
+def trafilatura_extractor(**options):
+    import trafilatura
+
+    from corpus_pipeline.extract import tidy_text
+
+    return lambda data: tidy_text(trafilatura.extract(_decoded(data), **options) or "")
+
+
+def justext_extractor():
+    import justext
+
+    stoplist = justext.get_stoplist("English")
+    return lambda data: "\n".join(p.text for p in justext.justext(_decoded(data), stoplist) if not p.is_boilerplate)
+
+
+def with_language_id(extractor):
+    """The extractor followed by lid.176 on its text, as ingest runs them (IngestConfig defaults)."""
+    from corpus_pipeline.config import IngestConfig
+
+    max_chars = IngestConfig().lid_max_chars
+
+    def run(data):
+        text = extractor(data)
+        if text:
+            langid.identify(text, max_chars)
+        return text
+    return run
+
+
+def contenders() -> dict:
+    ours = extract_main_text
+    return {
+        "ours": ours,
+        "ours+langid": with_language_id(ours),
+        "resiliparse": lambda data: extract_main_text(data, method="resiliparse"),
+        "trafilatura": trafilatura_extractor(),
+        "trafilatura_precision": trafilatura_extractor(favor_precision=True),
+        "justext": justext_extractor(),
+    }
+
+
+def evaluate(rows: list, dataset: str, extractor) -> tuple[list, float, int]:
+    """Per-page (P, R, F1), CPU seconds spent extracting, and how many pages raised."""
+    fold = fold_for(dataset)
+    scores, seconds, errors = [], 0.0, 0
+    for _, data, gold in rows:
+        started = time.process_time()
+        try:
+            output = extractor(data)
+        except Exception:  # count it, score it as an empty output
+            output, errors = "", errors + 1
+        seconds += time.process_time() - started
+        scores.append(bag_of_words_prf(fold(output), fold(gold)))
+    return scores, seconds, errors
+
+
+# ---------------------------------------------------------------- driver
+
+def mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else float("nan")
+
+
+def line(name: str, method: str, scores: list, seconds: float, errors: int) -> str:
+    p, r, f = (mean(s[i] for s in scores) for i in range(3))
+    rate = len(scores) / seconds if seconds else float("nan")
+    return f"| {name} | {method} | {len(scores)} | {p:.3f} | {r:.3f} | {f:.3f} | {rate:.0f} | {errors} |"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", help="the web_html folder (default: repo_root/../shared/data/web_html)")
+    parser.add_argument("--limit", type=int, help="at most N pages per dataset (default: all)")
+    parser.add_argument("--only", help="comma-separated contenders (default: all)")
+    args = parser.parse_args()
+    root = find_data(args.data)
+    pages, empty_gold = load_pages(root, DATASETS, args.limit)
+    methods = contenders()
+    if args.only:
+        methods = {name: methods[name] for name in args.only.split(",")}
+    print(f"data: {root}" + (f" (--limit {args.limit} per dataset)" if args.limit else " (all pages with gold)"))
+    print("pages: " + ", ".join(f"{name} {len(rows)}" for name, rows in pages.items()))
+    if empty_gold:
+        print("skipped, gold has no words: " + ", ".join(f"{n} {c}" for n, c in empty_gold.items()))
+    first = next(rows[0][1] for rows in pages.values() if rows)
+    for extractor in methods.values():
+        extractor(first)  # warm-up: imports, models
+    results = {(name, method): evaluate(rows, name, extractor)
+               for method, extractor in methods.items() for name, rows in pages.items()}
+    print("| dataset | method | pages | P | R | F1 | pages/s per core (CPU) | errors |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in pages:
+        for method in methods:
+            print(line(name, method, *results[name, method]))
+    for group, names in (("held-out", HELD_OUT), ("tuning", TUNING), ("all", DATASETS)):
+        for method in methods:
+            runs = [results[name, method] for name in names]
+            every = [score for scores, _, _ in runs for score in scores]
+            print(line(f"**{group}**", method, every, sum(r[1] for r in runs), sum(r[2] for r in runs)))
+
+
+if __name__ == "__main__":
+    main()

@@ -31,7 +31,6 @@ _BLOCK_TAG = re.compile(r"</?(?:p|h[1-6]|pre)\b[^>]*>")
 LINK_START, LINK_END = "\x01", "\x02"  # anchors become these markers; neither occurs in HTML text
 HEADING, PARAGRAPH, OTHER = 2, 1, 0
 TERMINAL = tuple(".!?\"'\u201d\u2019:)")  # a block ending like a sentence
-SEPARATORS = ("|", "\u00bb", "\u00a9")  # |, », ©: menu separators, breadcrumbs, copyright lines
 # Function words of the languages most common in the crawl; content prose is dense in them,
 # menus and link lists are not (jusText's stopword density, pooled across languages).
 STOPWORDS = frozenset("""
@@ -92,14 +91,17 @@ def _link_chars(line: str, in_link: bool) -> tuple[int, bool]:
 
 def block_features(blocks: list[tuple[int, str, int]]) -> np.ndarray:
     """One row of N_FEATURES per block: its own shallow text features, then its neighbours'."""
-    rows = [_own_features(kind, text, link) for kind, text, link in blocks]
-    own = np.array(rows, dtype=np.float64)
-    chars, log_chars, link_density, ends = own[:, 0], own[:, 1], own[:, 3], own[:, 6]
+    counts = np.array([_own_counts(kind, text, link) for kind, text, link in blocks], dtype=np.float64)
+    chars, words, kind = counts[:, 0], counts[:, 1], counts[:, 3]
+    log_chars = np.log1p(chars)
+    link_density = np.minimum(counts[:, 2] / chars, 1.0)
+    ends, stop_ratio = counts[:, 4], counts[:, 5] / words
     n = len(blocks)
     total = chars.sum()
     return np.column_stack([
-        own[:, 1:9],  # log chars, log words, link density, heading, paragraph, ends, stopwords, punctuation
-        np.minimum(own[:, 9], 3),  # separator characters
+        log_chars, np.log1p(words), link_density, kind == HEADING, kind == PARAGRAPH, ends, stop_ratio,
+        np.minimum(counts[:, 6] / words, 1.0),  # commas and full stops per word
+        np.minimum(counts[:, 7], 3),  # separator characters
         np.arange(n) / max(n - 1, 1),  # position among blocks
         (np.cumsum(chars) - chars) / total,  # share of the page's text before this block
         log_chars - log_chars.max(),  # size against the page's largest block
@@ -109,18 +111,16 @@ def block_features(blocks: list[tuple[int, str, int]]) -> np.ndarray:
         _shift(link_density, 1, 1.0), _shift(link_density, -1, 1.0),
         _shift(log_chars, 2, 0.0), _shift(log_chars, -2, 0.0),
         _shift(ends, 1, 0.0), _shift(ends, -1, 0.0),
-        link_density * log_chars, own[:, 7] * log_chars,
+        link_density * log_chars, stop_ratio * log_chars,
     ])
 
 
-def _own_features(kind: int, text: str, link: int) -> tuple:
-    words = text.split()
-    n_words, n_chars = len(words), len(text)
-    stop = sum(1 for word in words if word.lower() in STOPWORDS)
-    return (n_chars, np.log1p(n_chars), np.log1p(n_words), min(link / n_chars, 1.0),
-            kind == HEADING, kind == PARAGRAPH, text.endswith(TERMINAL), stop / n_words,
-            min((text.count(",") + text.count(".")) / n_words, 1.0),
-            sum(text.count(s) for s in SEPARATORS))
+def _own_counts(kind: int, text: str, link: int) -> tuple:
+    """Plain counts only: this runs once per block in Python, the arithmetic is vectorised."""
+    words = text.lower().split()
+    return (len(text), len(words), link, kind, text.endswith(TERMINAL),
+            sum(map(STOPWORDS.__contains__, words)), text.count(",") + text.count("."),
+            text.count("|") + text.count("\u00bb") + text.count("\u00a9"))  # |, », ©: menus, breadcrumbs, copyright
 
 
 def _shift(values: np.ndarray, by: int, fill: float) -> np.ndarray:
