@@ -88,14 +88,10 @@ def best_threshold(model: boilerplate.BlockModel, pages: list) -> tuple[float, f
 
 def run_time_text(views: list, model: boilerplate.BlockModel) -> str:
     """What boilerplate.main_text returns, from the precomputed blocks and features."""
-    texts = [_kept(texts, features, model) for texts, features, _ in views]
+    texts = [boilerplate.select(texts, features, model) if texts else "" for texts, features, _ in views]
     if len(texts[0]) < boilerplate.FALLBACK_MIN_CHARS and len(texts[1]) > len(texts[0]):
         return texts[1]
     return texts[0]
-
-
-def _kept(texts: list, features: np.ndarray, model: boilerplate.BlockModel) -> str:
-    return "\n".join(t for t, kept in zip(texts, model.keep(features)) if kept) if texts else ""
 
 
 def main():

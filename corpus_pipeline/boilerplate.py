@@ -148,13 +148,11 @@ class BlockModel:
     def set_threshold(self, threshold: float):
         self.threshold = float(threshold)
         # p >= threshold  <=>  logit >= log(threshold / (1 - threshold)): no exp per block
-        self._logit_threshold = float(np.log(self.threshold / (1 - self.threshold)))
+        self.logit_threshold = float(np.log(self.threshold / (1 - self.threshold)))
 
-    def keep(self, features: np.ndarray) -> np.ndarray:
-        return features @ self._w + self._b >= self._logit_threshold
-
-    def probability(self, features: np.ndarray) -> np.ndarray:
-        return 1 / (1 + np.exp(-(features @ self._w + self._b)))
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        """Log-odds that each block is content."""
+        return features @ self._w + self._b
 
     def to_json(self) -> dict:
         return dict(mean=list(self.mean), scale=list(self.scale), coef=list(self.coef),
@@ -186,5 +184,14 @@ def main_text(tree, model: BlockModel | None = None) -> str:
 def kept_text(blocks: list[tuple[int, str, int]], model: BlockModel) -> str:
     if not blocks:
         return ""
-    keep = model.keep(block_features(blocks))
-    return "\n".join(text for (_, text, _), kept in zip(blocks, keep) if kept)
+    return select([text for _, text, _ in blocks], block_features(blocks), model)
+
+
+def select(texts: list[str], features: np.ndarray, model: BlockModel) -> str:
+    """The blocks the model keeps; at least the likeliest one, so that a page Resiliparse
+    found text on is judged `too_short` downstream rather than `empty_text`."""
+    scores = model.scores(features)
+    keep = scores >= model.logit_threshold
+    if not keep.any():
+        keep[np.argmax(scores)] = True
+    return "\n".join(text for text, kept in zip(texts, keep) if kept)
