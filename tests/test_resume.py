@@ -27,10 +27,12 @@ def test_resumed_run_reuses_committed_shards_and_matches_a_fresh_run(spark, tmp_
     half = resumed.parent / "resumed.shards"
     victim = next(p for p in sorted(half.iterdir()) if SAMPLE_FILES[3].rsplit("/", 1)[-1][:20] in p.name)
     (victim / MARKER).unlink()
+    (half / "staging-0123456789ab" / "shard=x").mkdir(parents=True)  # a batch the kill interrupted
     shutil.rmtree(resumed)  # the final output had not been written yet
 
     stats = run_filter(spark, cfg, SAMPLE_FILES)
     assert stats["shards"] == {"total": 6, "processed": 3, "reused": 3, "rows": 311}
+    assert len(list(half.iterdir())) == 6  # one folder per input file; the staging folder is gone
     assert output_rows(spark, resumed) == output_rows(spark, fresh)
     assert stats["records_read"] == SAMPLE_STATS["records_read"]
     manifest = json.loads((resumed / "run.json").read_text())

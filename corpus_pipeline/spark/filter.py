@@ -140,6 +140,7 @@ def shard_root(cfg: config.FilterConfig) -> str:
 def ingest_shards(spark, cfg: config.FilterConfig, files: list[str], store: ShardStore,
                   progress: ProgressReporter) -> dict[str, dict]:
     """{input file: its shard marker}, running ingest and quality for the files not yet committed."""
+    store.remove_staging()  # one run per store at a time (README), so no batch is in flight
     markers = {path: (store.marker(path) if cfg.resume else None) for path in files}
     for marker in markers.values():
         if marker:

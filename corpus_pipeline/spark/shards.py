@@ -25,6 +25,7 @@ from ..ingest import short_hash
 from .output import hadoop_fs, write_file
 
 MARKER = "_COMMITTED.json"
+STAGING = "staging-"  # a batch's rows before they are committed shard by shard
 
 
 def shard_key(path: str) -> str:
@@ -47,6 +48,11 @@ class ShardStore:
         self.spark, self.root, self.fingerprint = spark, root.rstrip("/"), stage_fingerprint
         self._fs, self._Path = hadoop_fs(spark, self.root)
 
+    def remove_staging(self):
+        """Staging folders left by a killed run: their shards were never committed, so they go."""
+        for status in self._fs.globStatus(self._Path(f"{self.root}/{STAGING}*")) or []:
+            self._fs.delete(status.getPath(), True)
+
     def path(self, input_path: str) -> str:
         return f"{self.root}/{shard_key(input_path)}"
 
@@ -64,9 +70,9 @@ class ShardStore:
 
     def commit_batch(self, rows, files: list[str]) -> list[dict]:
         """Write the rows of `files` (a frame with a `source` column) and commit each file's shard."""
-        staging = f"{self.root}/_staging-{uuid.uuid4().hex[:12]}"
-        keyed = rows.withColumn("_shard", F.udf(lambda path: shard_key(path))(F.col("source")))
-        keyed.write.partitionBy("_shard").parquet(staging)
+        staging = f"{self.root}/{STAGING}{uuid.uuid4().hex[:12]}"
+        keyed = rows.withColumn("shard", F.udf(lambda path: shard_key(path))(F.col("source")))
+        keyed.write.partitionBy("shard").parquet(staging)
         counts = shard_counts(self.spark.read.parquet(staging))
         markers = [self._commit_one(staging, path, counts.get(shard_key(path), {})) for path in files]
         self._fs.delete(self._Path(staging), True)
@@ -77,7 +83,7 @@ class ShardStore:
         if self._fs.exists(final):  # a stale or half-committed shard from an earlier run
             self._fs.delete(final, True)
         self._fs.mkdirs(final.getParent())
-        if not self._fs.rename(self._Path(f"{staging}/_shard={shard_key(input_path)}"), final):
+        if not self._fs.rename(self._Path(f"{staging}/shard={shard_key(input_path)}"), final):
             raise RuntimeError(f"could not commit shard {final}")
         marker = {"input": input_path, "fingerprint": self.fingerprint, "records": sum(by_reason.values()),
                   "outcomes": by_reason, "committed_at": utc(time.time())}
@@ -92,6 +98,6 @@ def utc(seconds: float) -> str:
 def shard_counts(staged) -> dict[str, dict[str, int]]:
     """{shard key: {reason or "kept": rows}} read back from the written data."""
     counts: dict[str, dict[str, int]] = {}
-    for row in staged.groupBy("_shard", "reason").count().collect():
-        counts.setdefault(row["_shard"], {})[row["reason"] or "kept"] = row["count"]
+    for row in staged.groupBy("shard", "reason").count().collect():
+        counts.setdefault(row["shard"], {})[row["reason"] or "kept"] = row["count"]
     return counts
