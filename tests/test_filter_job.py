@@ -21,9 +21,9 @@ SAMPLE_FILES = inputs.expand([str(SAMPLE)])
 # Ingest outcomes of the bundled sample with conf/filter.yaml but no quality model (the
 # same counts, file by file, as tests/test_ingest.py asserts on the originals in shared/data).
 SAMPLE_STATS = {
-    "records_read": 311, "kept": 123,
-    "dropped": {"empty_text": 8, "http_status": 11, "language": 57, "not_html": 7, "not_response": 72,
-                "too_short": 31, "truncated": 2},
+    "records_read": 311, "kept": 109,
+    "dropped": {"empty_text": 7, "http_status": 11, "language": 31, "not_html": 7, "not_response": 72,
+                "too_short": 72, "truncated": 2},
     "files": {"read": 6, "failed": {}},
     "shards": {"total": 6, "processed": 6, "reused": 0, "rows": 311},
     "quality": None,
@@ -80,8 +80,8 @@ def test_dedup_in_the_filter_removes_the_sample_near_duplicates(spark, tmp_path)
     several URLs, and Omya pages captured twice by the Wayback Machine."""
     out = tmp_path / "out"
     stats = run_filter(spark, filter_config(out, dedup=True), SAMPLE_FILES)
-    assert (stats["kept"], stats["dropped"]["duplicate"]) == (117, 6)
-    assert stats["dedup"]["docs"] == 123 and stats["dedup"]["verified_pairs"] == 8
+    assert (stats["kept"], stats["dropped"]["duplicate"]) == (103, 6)
+    assert stats["dedup"]["docs"] == 109 and stats["dedup"]["verified_pairs"] == 8
     kept = {r.id: r.url for r in spark.read.parquet(str(out / "documents")).collect()}
     removed = spark.read.parquet(str(out / "dropped")).filter("reason = 'duplicate'").collect()
     assert all(r.duplicate_of in kept for r in removed)
@@ -136,7 +136,7 @@ def test_spark_submit_default_run_prints_summary(tmp_path):
     stats = json.loads((out / "stats.json").read_text())
     assert stats["quality"]["model_version"] == json.loads((REPO / "models/quality/manifest.json").read_text())[
         "model_version"]
-    assert (stats["kept"], stats["dropped"]["quality"]) == (7, 116)
+    assert (stats["kept"], stats["dropped"]["quality"]) == (7, 102)
     assert stats["kept"] + stats["dropped"]["quality"] == SAMPLE_STATS["kept"]
 
 
