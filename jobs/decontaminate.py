@@ -7,36 +7,23 @@ dropped/ (reason contaminated, original text), spans/ (every removed span with t
 benchmark examples it matched), report.json (GPT-3 Table C.1 style) and stats.json.
 jobs/filter.py runs the same stage after dedup.
 """
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
-from corpus_pipeline import code_version, config, inputs
+from corpus_pipeline import code_version, cli, config, inputs
 
 DEFAULT_CONF = Path(__file__).resolve().parent.parent / "conf" / "decontam.yaml"
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="decontaminate.py", description=__doc__.splitlines()[2])
-    parser.add_argument("--input", nargs="+", help="Parquet folders with id and text")
-    parser.add_argument("--output", help="output folder (replaced atomically if it holds a previous run)")
-    parser.add_argument("--conf", default=str(DEFAULT_CONF), help="YAML config (default: %(default)s)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    return parser.parse_args(argv)
+    return cli.job_parser("decontaminate.py", __doc__, DEFAULT_CONF, "Parquet folders with id and text").parse_args(argv)
 
 
 def load_settings(args) -> config.DecontamJobConfig:
-    overrides = list(args.set)
-    if args.input:
-        overrides.append("input=" + json.dumps(args.input))
-    if args.output:
-        overrides.append("output=" + json.dumps(args.output))
-    cfg = config.load(config.DecontamJobConfig, args.conf, overrides)
-    for path in cfg.input + tuple(b.path for b in cfg.decontam.benchmarks):
-        if not inputs.exists(path):
-            raise inputs.InputError(f"input not found: {path}")
+    cfg = config.load(config.DecontamJobConfig, args.conf, cli.overrides(args))
+    cli.require_paths(cfg.input + tuple(b.path for b in cfg.decontam.benchmarks))
     return cfg
 
 

@@ -6,40 +6,29 @@ documents are never removed. Writes documents/, dropped/ (reason duplicate or
 duplicate_of_reference, and duplicate_of) and stats.json. jobs/filter.py runs the same
 stage after quality sampling.
 """
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
-from corpus_pipeline import code_version, config, inputs
+from corpus_pipeline import code_version, cli, config, inputs
 
 DEFAULT_CONF = Path(__file__).resolve().parent.parent / "conf" / "dedup.yaml"
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="dedup.py", description=__doc__.splitlines()[2])
-    parser.add_argument("--input", nargs="+", help="Parquet folders with id and text")
-    parser.add_argument("--output", help="output folder (replaced atomically if it holds a previous run)")
+    parser = cli.job_parser("dedup.py", __doc__, DEFAULT_CONF, "Parquet folders with id and text")
     parser.add_argument("--reference", nargs="+", default=[], help="Parquet folders of reference documents")
-    parser.add_argument("--conf", default=str(DEFAULT_CONF), help="YAML config (default: %(default)s)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     return parser.parse_args(argv)
 
 
 def load_settings(args) -> config.DedupJobConfig:
-    overrides = list(args.set)
-    if args.input:
-        overrides.append("input=" + json.dumps(args.input))
-    if args.output:
-        overrides.append("output=" + json.dumps(args.output))
+    overrides = cli.overrides(args)
     if args.reference:
         refs = [{"name": Path(p.rstrip("/")).name, "format": "parquet", "path": p} for p in args.reference]
         overrides.append("dedup.references=" + json.dumps(refs))
     cfg = config.load(config.DedupJobConfig, args.conf, overrides)
-    for path in cfg.input + tuple(s.path for s in cfg.dedup.references):
-        if not inputs.exists(path):
-            raise inputs.InputError(f"input not found: {path}")
+    cli.require_paths(cfg.input + tuple(s.path for s in cfg.dedup.references))
     return cfg
 
 

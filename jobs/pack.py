@@ -4,36 +4,23 @@ Tokenizes Parquet documents (a `text` column; a mixture's `position` column give
 order) with the GPT-2 BPE and packs them, each followed by <|endoftext|>, into rows of
 exactly 2048 tokens: uint16 shard files, metadata.json, documents/ and stats.json.
 """
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
-from corpus_pipeline import code_version, config, inputs
+from corpus_pipeline import code_version, cli, config, inputs
 
 DEFAULT_CONF = Path(__file__).resolve().parent.parent / "conf" / "pack.yaml"
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="pack.py", description=__doc__.splitlines()[2])
-    parser.add_argument("--input", nargs="+", help="Parquet folders with a text column")
-    parser.add_argument("--output", help="output folder (replaced atomically if it holds a previous run)")
-    parser.add_argument("--conf", default=str(DEFAULT_CONF), help="YAML config (default: %(default)s)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    return parser.parse_args(argv)
+    return cli.job_parser("pack.py", __doc__, DEFAULT_CONF, "Parquet folders with a text column").parse_args(argv)
 
 
 def load_settings(args) -> config.PackJobConfig:
-    overrides = list(args.set)
-    if args.input:
-        overrides.append("input=" + json.dumps(args.input))
-    if args.output:
-        overrides.append("output=" + json.dumps(args.output))
-    cfg = config.load(config.PackJobConfig, args.conf, overrides)
-    for path in cfg.input:
-        if not inputs.exists(path):
-            raise inputs.InputError(f"input not found: {path}")
+    cfg = config.load(config.PackJobConfig, args.conf, cli.overrides(args))
+    cli.require_paths(cfg.input)
     return cfg
 
 

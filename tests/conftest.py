@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -55,6 +56,14 @@ ENGLISH_PAGE = (
     "boats come in, and read the history of the town on the boards near the lighthouse.</p>"
     "</article></body></html>"
 ).encode()
+
+
+@pytest.fixture(scope="session")
+def cc_texts() -> list[str]:
+    """697 real Common Crawl documents (dolma's CC subset), 27 of them with empty text."""
+    path = shared_file("cc_text/dolma_CC-MAIN-20190717121559-20190717143559-00140_ccby-subset.jsonl.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        return [json.loads(line)["text"] for line in lines]
 
 
 @pytest.fixture(scope="session")

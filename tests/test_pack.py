@@ -1,5 +1,4 @@
 """Tokenize and pack without Spark: the rules on literal streams, then real text from shared/data."""
-import gzip
 import hashlib
 import json
 
@@ -116,14 +115,6 @@ def test_config_is_validated():
 
 
 # --- Real text -------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def cc_texts():
-    """697 Common Crawl documents (dolma), 27 of them with empty text."""
-    path = shared_file("cc_text/dolma_CC-MAIN-20190717121559-20190717143559-00140_ccby-subset.jsonl.gz")
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        return [json.loads(line)["text"] for line in lines]
-
 
 @pytest.fixture(scope="module")
 def cc_stream(cc_texts):

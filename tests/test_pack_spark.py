@@ -1,5 +1,4 @@
 """The Spark pack job: same bytes as plain-Python pack_texts, whatever the partitioning."""
-import gzip
 import json
 import random
 import subprocess
@@ -12,19 +11,12 @@ import pytest
 from corpus_pipeline import config, gpt2, pack
 from corpus_pipeline.spark.pack import PackInputError
 
-from .conftest import REPO, shared_file
+from .conftest import REPO
 
 sys.path.insert(0, str(REPO / "jobs"))
 import pack as pack_job  # noqa: E402  (jobs/pack.py)
 
 SMALL = ["pack.rows_per_shard=16"]  # 1.17 M tokens -> 36 shards, so that shards cross partitions
-
-
-@pytest.fixture(scope="module")
-def cc_texts():
-    path = shared_file("cc_text/dolma_CC-MAIN-20190717121559-20190717143559-00140_ccby-subset.jsonl.gz")
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        return [json.loads(line)["text"] for line in lines]
 
 
 @pytest.fixture(scope="module")
