@@ -14,7 +14,7 @@ from .conftest import REPO, SAMPLE
 
 SAMPLE_FILES = inputs.expand([str(SAMPLE)])
 # alpha 0.5 instead of GPT-3's 9: on the sample, 9 keeps 7 of 123 documents and leaves dedup
-# nothing to remove; 0.5 keeps 95, among them both halves of two near-duplicate pairs.
+# nothing to remove; 0.5 keeps most of them, among them both halves of near-duplicate pairs.
 SCORED_ALPHA = 0.5
 
 
