@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import html
+import importlib.resources
 import json
 import re
 from pathlib import Path
@@ -160,9 +161,14 @@ class BlockModel:
 
 
 @functools.lru_cache(maxsize=1)
-def load_model(path: str = str(MODEL_FILE)) -> BlockModel:
-    """Built once per process."""
-    return BlockModel(**json.loads(Path(path).read_text(encoding="utf-8")))
+def load_model(path: str | None = None) -> BlockModel:
+    """Built once per process. The shipped weights are read as a package resource, so that
+    they load from the --py-files zip the executors of a cluster import the library from."""
+    if path is None:
+        text = importlib.resources.files(__package__).joinpath(MODEL_FILE.name).read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    return BlockModel(**json.loads(text))
 
 
 def main_text(tree, model: BlockModel | None = None) -> str:
