@@ -100,7 +100,7 @@ def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
     """Write the job's output atomically to `cfg.output`; return its stats.
 
     Record-level stages run per input file into the shard store (resuming where a previous
-    run stopped); the corpus-level ones (dedup) then read every shard of `files`."""
+    run stopped); the corpus-level ones (dedup, decontamination) then read every shard of `files`."""
     started = time.time()
     output = AtomicOutput(spark, cfg.output)  # refuses a foreign folder before any work
     quality_info = quality_summary(cfg.quality)
