@@ -116,7 +116,7 @@ def test_plan_errors_stop_the_build(spark, tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     cfg = config.MixConfig(total_tokens=1000, output=str(tmp_path / "bad"), weight_sum_tolerance=0.0, datasets=(
         config.MixDataset(name="a", format="warc", path="data/sample/w*.warc.gz", weight=0.5),
-        config.MixDataset(name="b", format="warc", path="data/sample/CC-MAIN-2014-35*.warc", weight=0.6)))
+        config.MixDataset(name="b", format="warc", path="data/sample/CC-MAIN-2020-34*.warc.gz", weight=0.6)))
     with pytest.raises(MixPlanError, match="refusing"):
         build_mixture(spark, cfg)
     assert not (tmp_path / "bad").exists()
