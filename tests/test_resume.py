@@ -20,23 +20,29 @@ def output_rows(spark, out) -> list[tuple]:
 def test_resumed_run_reuses_committed_shards_and_matches_a_fresh_run(spark, tmp_path):
     fresh = tmp_path / "fresh"
     run_filter(spark, filter_config(fresh, dedup=True), SAMPLE_FILES)
-    # An interrupted run: three shards committed, one half-written (data, no marker).
+    # An interrupted run: two shards committed, one half-written (data, no marker), and one
+    # whose marker was cut short (as a store without atomic rename, S3, can leave it).
     resumed = tmp_path / "resumed"
     cfg = filter_config(resumed, dedup=True)
     run_filter(spark, cfg, SAMPLE_FILES[:4])
     half = resumed.parent / "resumed.shards"
-    victim = next(p for p in sorted(half.iterdir()) if SAMPLE_FILES[3].rsplit("/", 1)[-1][:20] in p.name)
-    (victim / MARKER).unlink()
+
+    def shard_of(path):
+        return next(p for p in sorted(half.iterdir()) if path.rsplit("/", 1)[-1][:20] in p.name)
+
+    (shard_of(SAMPLE_FILES[3]) / MARKER).unlink()
+    (shard_of(SAMPLE_FILES[2]) / MARKER).write_text('{"input": ')
     (half / "staging-0123456789ab" / "shard=x").mkdir(parents=True)  # a batch the kill interrupted
     shutil.rmtree(resumed)  # the final output had not been written yet
 
     stats = run_filter(spark, cfg, SAMPLE_FILES)
-    assert stats["shards"] == {"total": 6, "processed": 3, "reused": 3, "rows": 311}
+    assert stats["shards"] == {"total": 6, "processed": 4, "reused": 2, "rows": 311}
     assert len(list(half.iterdir())) == 6  # one folder per input file; the staging folder is gone
     assert output_rows(spark, resumed) == output_rows(spark, fresh)
     assert stats["records_read"] == SAMPLE_STATS["records_read"]
     manifest = json.loads((resumed / "run.json").read_text())
-    assert [i["status"] for i in manifest["inputs"]].count("reused") == 3
+    assert [i["status"] for i in manifest["inputs"]].count("reused") == 2
+    assert not list(half.glob("*/_COMMITTING.json"))  # markers are renamed into place whole
     assert sum(i["records"] for i in manifest["inputs"]) == 311  # shard stats reconcile with records read
 
 

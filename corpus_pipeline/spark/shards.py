@@ -25,6 +25,7 @@ from ..ingest import short_hash
 from .output import hadoop_fs, write_file
 
 MARKER = "_COMMITTED.json"
+PARTIAL_MARKER = "_COMMITTING.json"
 STAGING = "staging-"  # a batch's rows before they are committed shard by shard
 
 
@@ -64,6 +65,8 @@ class ShardStore:
         stream = self._fs.open(marker)
         try:
             found = json.loads(bytes(stream.readAllBytes()))
+        except ValueError:  # cut short on a store without atomic rename (S3): redo the shard
+            return None
         finally:
             stream.close()
         return found if found.get("fingerprint") == self.fingerprint else None
@@ -87,8 +90,16 @@ class ShardStore:
             raise RuntimeError(f"could not commit shard {final}")
         marker = {"input": input_path, "fingerprint": self.fingerprint, "records": sum(by_reason.values()),
                   "outcomes": by_reason, "committed_at": utc(time.time())}
-        write_file(self._fs, self._Path, f"{self.path(input_path)}/{MARKER}", json.dumps(marker).encode())
+        self._write_marker(self.path(input_path), marker)
         return marker
+
+    def _write_marker(self, shard: str, marker: dict):
+        """Written beside the marker's name, then renamed: a driver killed mid-write leaves only
+        the temporary file (hidden from Spark by its `_`), never a marker cut short."""
+        partial = self._Path(f"{shard}/{PARTIAL_MARKER}")
+        write_file(self._fs, self._Path, f"{shard}/{PARTIAL_MARKER}", json.dumps(marker).encode())
+        if not self._fs.rename(partial, self._Path(f"{shard}/{MARKER}")):
+            raise RuntimeError(f"could not write the marker of shard {shard}")
 
 
 def utc(seconds: float) -> str:
