@@ -11,7 +11,8 @@ blocks to keep: the classic shallow-feature approach of Boilerpipe (Kohlschütte
 WSDM 2010), jusText and Dragnet, at a cost of a few hundred microseconds a page.
 
 The weights ship as `boilerplate_model.json` (a few kilobytes), written by
-`bench/train_boilerplate.py` from the tuning datasets only (L3S-GN1 and Dragnet).
+`bench/train_boilerplate.py` from six human-gold extraction datasets (general web pages
+and news), each weighing the same.
 The cost is Resiliparse's (parse and main-content pass) plus ~0.3 ms of Python a page.
 """
 from __future__ import annotations
@@ -21,6 +22,8 @@ import html
 import importlib.resources
 import json
 import re
+from itertools import repeat
+from operator import add
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +48,11 @@ el los las y es por con para una se del al lo como su
 il di che non per una sono della
 de het een van niet op zijn met voor
 """.split())
-N_FEATURES = 24
+_is_stopword = STOPWORDS.__contains__
+# Features measured and left out, because each lowered the F1 of a model on the gold set it
+# was not trained on (bench/extract_bench.py): size against the page's largest block, the
+# page's link density, the neighbours' sentence endings, and link or stopword density times size.
+N_FEATURES = 18
 FALLBACK_MIN_CHARS = 300  # less kept text than this: also try the whole page (see main_text)
 
 
@@ -61,10 +68,11 @@ def parse_blocks(marked: str) -> list[tuple[int, str, int]]:
     marked = _ANCHOR_OPEN.sub(LINK_START, marked).replace("</a>", LINK_END).replace("<br>", "\n")
     blocks, in_link = [], False
     for line in marked.split("\n"):
-        if not line or line.isspace():
+        if not line:
             continue
-        kind = HEADING if line.startswith("<h") else PARAGRAPH if line.startswith("<p") else OTHER
-        if "<" in line:
+        kind = OTHER
+        if "<" in line:  # only then can the line start with a block tag, or hold one
+            kind = HEADING if line.startswith("<h") else PARAGRAPH if line.startswith("<p") else OTHER
             line = _BLOCK_TAG.sub("", line)
         link = 0
         if in_link or LINK_START in line or LINK_END in line:
@@ -72,9 +80,14 @@ def parse_blocks(marked: str) -> list[tuple[int, str, int]]:
             line = line.replace(LINK_START, "").replace(LINK_END, "")
         if "&" in line:
             line = html.unescape(line)
-        text = " ".join(line.split())
-        if text:
-            blocks.append((kind, text, link))
+        # Collapsing whitespace means splitting the line into words, the costliest step here; most
+        # lines need no more than a strip. Every whitespace character but " " is unprintable, so a
+        # printable line without "  " is already what " ".join(line.split()) would make of it.
+        line = line.strip()
+        if not line.isprintable() or "  " in line:
+            line = " ".join(line.split())
+        if line:  # a blank or whitespace-only line leaves nothing, and holds no anchor marker
+            blocks.append((kind, line, link))
     return blocks
 
 
@@ -92,46 +105,60 @@ def _link_chars(line: str, in_link: bool) -> tuple[int, bool]:
 
 def block_features(blocks: list[tuple[int, str, int]]) -> np.ndarray:
     """One row of N_FEATURES per block: its own shallow text features, then its neighbours'."""
-    counts = np.array([_own_counts(kind, text, link) for kind, text, link in blocks], dtype=np.float64)
-    chars, words, kind = counts[:, 0], counts[:, 1], counts[:, 3]
+    chars, words, links, kind, ends, stops, punctuation, separators = _own_counts(blocks)
+    n = len(chars)
     log_chars = np.log1p(chars)
-    link_density = np.minimum(counts[:, 2] / chars, 1.0)
-    ends, stop_ratio = counts[:, 4], counts[:, 5] / words
-    n = len(blocks)
+    link_density = np.minimum(links / chars, 1.0)
+    stop_ratio = stops / words
     total = chars.sum()
-    return np.column_stack([
-        log_chars, np.log1p(words), link_density, kind == HEADING, kind == PARAGRAPH, ends, stop_ratio,
-        np.minimum(counts[:, 6] / words, 1.0),  # commas and full stops per word
-        np.minimum(counts[:, 7], 3),  # separator characters
-        np.arange(n) / max(n - 1, 1),  # position among blocks
-        (np.cumsum(chars) - chars) / total,  # share of the page's text before this block
-        log_chars - log_chars.max(),  # size against the page's largest block
-        np.full(n, np.log1p(n)),
-        np.full(n, (link_density * chars).sum() / total),  # the page's link density
-        _shift(log_chars, 1, 0.0), _shift(log_chars, -1, 0.0),
-        _shift(link_density, 1, 1.0), _shift(link_density, -1, 1.0),
-        _shift(log_chars, 2, 0.0), _shift(log_chars, -2, 0.0),
-        _shift(ends, 1, 0.0), _shift(ends, -1, 0.0),
-        link_density * log_chars, stop_ratio * log_chars,
-    ])
-
-
-def _own_counts(kind: int, text: str, link: int) -> tuple:
-    """Plain counts only: this runs once per block in Python, the arithmetic is vectorised."""
-    words = text.lower().split()
-    return (len(text), len(words), link, kind, text.endswith(TERMINAL),
-            sum(map(STOPWORDS.__contains__, words)), text.count(",") + text.count("."),
-            text.count("|") + text.count("\u00bb") + text.count("\u00a9"))  # |, », ©: menus, breadcrumbs, copyright
-
-
-def _shift(values: np.ndarray, by: int, fill: float) -> np.ndarray:
-    """values[i - by] at i (the previous block for by=1, the next for by=-1), `fill` off the page."""
-    out = np.full_like(values, fill)
-    if by > 0:
-        out[by:] = values[:-by]
-    else:
-        out[:by] = values[-by:]
+    # Filled column by column: pages have tens of blocks, so numpy's cost is per call, not per value.
+    out = np.empty((n, N_FEATURES))
+    out[:, 0] = log_chars
+    out[:, 1] = np.log1p(words)
+    out[:, 2] = link_density
+    out[:, 3] = kind == HEADING
+    out[:, 4] = kind == PARAGRAPH
+    out[:, 5] = ends
+    out[:, 6] = stop_ratio
+    out[:, 7] = np.minimum(punctuation / words, 1.0)  # commas and full stops per word
+    out[:, 8] = np.minimum(separators, 3)
+    out[:, 9] = np.arange(n) / max(n - 1, 1)  # position among blocks
+    out[:, 10] = (np.cumsum(chars) - chars) / total  # share of the page's text before this block
+    out[:, 11] = np.log1p(n)
+    # Neighbours: the previous block's value, then the next one's; `fill` off the page.
+    for col, values, fill in ((12, log_chars, 0.0), (14, link_density, 1.0)):
+        out[0, col] = out[-1, col + 1] = fill
+        out[1:, col] = values[:-1]
+        out[:-1, col + 1] = values[1:]
+    out[:2, 16] = out[-2:, 17] = 0.0  # two blocks back, two ahead
+    out[2:, 16] = log_chars[:-2]
+    out[:-2, 17] = log_chars[2:]
     return out
+
+
+def _own_counts(blocks: list[tuple[int, str, int]]) -> np.ndarray:
+    """Plain counts only, one row per count and one column per block: characters, words, link
+    characters, kind, sentence-like ending, stopwords, commas and full stops, separators.
+    Built a column of the page at a time, with the string methods looping in C."""
+    kinds, texts, links = zip(*blocks)
+    words = [text.lower().split() for text in texts]
+    page = "".join(texts)
+    return np.array([
+        list(map(len, texts)), list(map(len, words)), links, kinds,
+        [text.endswith(TERMINAL) for text in texts],
+        [len(list(filter(_is_stopword, block_words))) for block_words in words],
+        _char_counts(texts, ",.", page),
+        _char_counts(texts, "|\u00bb\u00a9", page),  # |, », ©: menus, breadcrumbs, copyright
+    ], dtype=np.float64)
+
+
+def _char_counts(texts: tuple[str, ...], chars: str, page: str) -> list[int]:
+    """How often any of `chars` occurs in each text; one the page lacks costs no per-block pass."""
+    counts = [0] * len(texts)
+    for char in chars:
+        if char in page:
+            counts = list(map(add, counts, map(str.count, texts, repeat(char))))
+    return counts
 
 
 class BlockModel:

@@ -93,9 +93,11 @@ def _normalise_charset(name: str) -> str:
 
 
 def extract_main_text(html: bytes | str, url: str | None = None, method: str = "blocks",
-                      max_html_chars: int = MAX_HTML_CHARS, max_depth: int = MAX_DEPTH) -> str:
+                      max_html_chars: int = MAX_HTML_CHARS, max_depth: int = MAX_DEPTH,
+                      block_model: boilerplate.BlockModel | None = None) -> str:
     """Main text of a page, one block per line. Bytes are decoded with their declared or
-    detected charset. `url` is used by extractors that want it. Raises ExtractCapped."""
+    detected charset. `url` is used by extractors that want it. `block_model` replaces the
+    shipped block classifier (method "blocks"). Raises ExtractCapped."""
     if isinstance(html, bytes):
         html = decode_html(html)[0]
     check_bounds(html, max_html_chars, max_depth)
@@ -108,7 +110,7 @@ def extract_main_text(html: bytes | str, url: str | None = None, method: str = "
         )
         return tidy_text(text)
     if method == "blocks":
-        return boilerplate.main_text(tree)
+        return boilerplate.main_text(tree, block_model)
     raise ValueError(f"unknown extraction method {method!r}; one of {', '.join(EXTRACTORS)}")
 
 
