@@ -81,11 +81,12 @@ def train(root: Path, datasets) -> boilerplate.BlockModel:
 
 
 def fit(pages: dict[str, list]) -> boilerplate.BlockModel:
-    views = {name: [view for _, _, page_views in rows for view in page_views if view[0]] for name, rows in pages.items()}
-    x = np.vstack([features for rows in views.values() for _, features, _ in rows])
-    y = np.concatenate([labels for rows in views.values() for _, _, labels in rows])
-    weight = np.concatenate([np.full(sum(len(texts) for texts, _, _ in rows), 1 / sum(len(t) for t, _, _ in rows))
-                             for rows in views.values()])
+    """Fitted on every non-empty view; each dataset's blocks share one unit of weight."""
+    views = [[view for _, _, page_views in rows for view in page_views if view[0]] for rows in pages.values()]
+    x = np.vstack([features for rows in views for _, features, _ in rows])
+    y = np.concatenate([labels for rows in views for _, _, labels in rows])
+    blocks = [sum(len(texts) for texts, _, _ in rows) for rows in views]
+    weight = np.repeat([1 / n for n in blocks], blocks)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
     lr = LogisticRegression(C=REGULARISATION_C, max_iter=5000).fit(
         (x - mean) / scale, y, sample_weight=weight / weight.mean())

@@ -51,8 +51,11 @@ de het een van niet op zijn met voor
 _is_stopword = STOPWORDS.__contains__
 # Features measured and left out, because each lowered the F1 of a model on the gold set it
 # was not trained on (bench/extract_bench.py): size against the page's largest block, the
-# page's link density, the neighbours' sentence endings, and link or stopword density times size.
-N_FEATURES = 18
+# page's link density, the neighbours' sentence endings, and link or stopword density times
+# size. The page's block count and the block's rank among blocks are left out too, though the
+# count helped that F1: with them the model dropped the first or last paragraphs of short
+# clean pages (tests/test_extract.py).
+N_FEATURES = 16
 FALLBACK_MIN_CHARS = 300  # less kept text than this: also try the whole page (see main_text)
 
 
@@ -122,17 +125,15 @@ def block_features(blocks: list[tuple[int, str, int]]) -> np.ndarray:
     out[:, 6] = stop_ratio
     out[:, 7] = np.minimum(punctuation / words, 1.0)  # commas and full stops per word
     out[:, 8] = np.minimum(separators, 3)
-    out[:, 9] = np.arange(n) / max(n - 1, 1)  # position among blocks
-    out[:, 10] = (np.cumsum(chars) - chars) / total  # share of the page's text before this block
-    out[:, 11] = np.log1p(n)
+    out[:, 9] = (np.cumsum(chars) - chars) / total  # share of the page's text before this block
     # Neighbours: the previous block's value, then the next one's; `fill` off the page.
-    for col, values, fill in ((12, log_chars, 0.0), (14, link_density, 1.0)):
+    for col, values, fill in ((10, log_chars, 0.0), (12, link_density, 1.0)):
         out[0, col] = out[-1, col + 1] = fill
         out[1:, col] = values[:-1]
         out[:-1, col + 1] = values[1:]
-    out[:2, 16] = out[-2:, 17] = 0.0  # two blocks back, two ahead
-    out[2:, 16] = log_chars[:-2]
-    out[:-2, 17] = log_chars[2:]
+    out[:2, 14] = out[-2:, 15] = 0.0  # two blocks back, two ahead
+    out[2:, 14] = log_chars[:-2]
+    out[:-2, 15] = log_chars[2:]
     return out
 
 
