@@ -7,7 +7,7 @@ Contenders, in one run on the same pages:
   so every figure of ours is held out; the shipped model, trained on all six, is not scored;
 - `resiliparse`: Resiliparse's main-content mode (`extract_main_text(method="resiliparse")`);
 - `trafilatura`: trafilatura 2 default settings; `trafilatura_precision`: `favor_precision=True`;
-- `justext`: jusText 3 with the English stoplist (the held-out pages are mostly English).
+- `justext`: jusText 3 with the English stoplist (the gold pages are mostly English).
 
 Data, from `shared/data/web_html/` (see its README), only sets with human-made gold:
 - general web pages: CleanEval 2007 (dev + final; pages without a gold file skipped),
@@ -248,7 +248,11 @@ def contenders(models: dict) -> dict:
     }
     return {"ours": lambda name: ours(models[name]),
             "ours+langid": lambda name: with_language_id(ours(models[name])),
-            **{method: (lambda extractor: lambda name: extractor)(extractor) for method, extractor in fixed.items()}}
+            **{method: same_for_every_set(extractor) for method, extractor in fixed.items()}}
+
+
+def same_for_every_set(extractor):
+    return lambda name: extractor
 
 
 def evaluate(rows: list, dataset: str, extractors: dict) -> dict[str, tuple[list, float, int]]:
@@ -256,18 +260,18 @@ def evaluate(rows: list, dataset: str, extractors: dict) -> dict[str, tuple[list
     The contenders take turns page by page, so a machine that slows down or speeds up
     during the run changes every contender's rate alike and leaves their ratios."""
     fold = fold_for(dataset)
-    results = {method: ([], [0.0], [0]) for method in extractors}
+    scores = {method: [] for method in extractors}
+    seconds, errors = dict.fromkeys(extractors, 0.0), dict.fromkeys(extractors, 0)
     for _, data, gold in rows:
         for method, extractor in extractors.items():
-            scores, seconds, errors = results[method]
             started = time.process_time()
             try:
                 output = extractor(data)
             except Exception:  # count it, score it as an empty output
-                output, errors[0] = "", errors[0] + 1
-            seconds[0] += time.process_time() - started
-            scores.append(bag_of_words_prf(fold(output), fold(gold)))
-    return {method: (scores, seconds[0], errors[0]) for method, (scores, seconds, errors) in results.items()}
+                output, errors[method] = "", errors[method] + 1
+            seconds[method] += time.process_time() - started
+            scores[method].append(bag_of_words_prf(fold(output), fold(gold)))
+    return {method: (scores[method], seconds[method], errors[method]) for method in extractors}
 
 
 # ---------------------------------------------------------------- driver
