@@ -129,6 +129,15 @@ def test_an_undefined_order_is_refused(spark, tmp_path, positions, message):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_mixture_folder_is_refused_with_the_way_out(spark, tmp_path):
+    mixture = tmp_path / "mix"
+    (mixture / "documents").mkdir(parents=True)
+    pq.write_table(pa.table({"position": [0], "text": ["a"]}), mixture / "documents" / "part-0.parquet")
+    (mixture / "manifest.json").write_text("{}\n")
+    with pytest.raises(PackInputError, match=f"pass its documents: {mixture}/documents"):
+        run_job(spark, mixture, tmp_path / "out")
+
+
 def test_cli_errors_before_spark_starts(tmp_path):
     result = subprocess.run([sys.executable, str(REPO / "jobs" / "pack.py"), "--input", str(tmp_path / "missing")],
                             capture_output=True, text=True, timeout=60)

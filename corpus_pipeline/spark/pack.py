@@ -27,6 +27,7 @@ from pyspark.sql import types as T
 
 from .. import pack
 from ..config import PackConfig
+from .output import hadoop_fs
 
 POSITION = "position"
 FILE_ORDER = ("source_file", "source_row")
@@ -40,6 +41,7 @@ class PackInputError(ValueError):
 def ordered_documents(spark, paths) -> tuple:
     """(frame of order key columns, id, text; key column names) for non-empty texts, and
     the number of empty ones."""
+    refuse_mixture_folders(spark, paths)
     frame = spark.read.parquet(*paths)
     if "text" not in frame.columns:
         raise PackInputError(f"input has no text column (columns: {', '.join(frame.columns)})")
@@ -54,6 +56,16 @@ def ordered_documents(spark, paths) -> tuple:
     empty = F.col("text").isNull() | (F.length("text") == 0)
     names = [POSITION] if POSITION in frame.columns else list(FILE_ORDER)
     return docs.filter(~empty), names, docs.filter(empty).count()
+
+
+def refuse_mixture_folders(spark, paths):
+    """A mixture's output folder holds manifest.json beside documents/; Spark would fail to
+    read the JSON as Parquet, with a stack trace instead of the way out."""
+    for path in paths:
+        folder = str(path).rstrip("/")
+        fs, Path = hadoop_fs(spark, folder)
+        if fs.exists(Path(f"{folder}/manifest.json")) and fs.exists(Path(f"{folder}/documents")):
+            raise PackInputError(f"{folder} is a mixture's output folder; pass its documents: {folder}/documents")
 
 
 def sorted_tokens(docs, key_names: list[str], partitions: int):
