@@ -16,8 +16,8 @@ on standardised features.
   of the mean page F1.
 - Deterministic: same data, same weights (lbfgs, no random state).
 
-Held-out figures come from `bench/extract_bench.py`, which trains one model per dataset
-with that dataset left out (`train(root, others)`) and scores it on the dataset it never saw.
+Held-out figures come from `bench/extract_bench.py`, which fits one model per dataset
+with that dataset left out (`fit`) and scores it on the dataset it never saw.
 The shipped model is trained on all six.
 
 Writes corpus_pipeline/boilerplate_model.json (or --out).
@@ -47,14 +47,17 @@ REGULARISATION_C = 1.0
 THRESHOLDS = np.round(np.arange(0.10, 0.71, 0.05), 2)
 
 
-def labelled_pages(root: Path, datasets, limit: int | None = None) -> dict[str, list]:
-    """{dataset: per page (gold, fold, views)}, a view being (block texts, features, labels) of
-    the main-content blocks or of the whole page's blocks (the run-time fallback sees those).
-    Pages with no block in either view are left out: they teach nothing."""
-    pages, _ = bench.load_pages(root, datasets, limit)
-    return {dataset: [page for page in map(labelled_page, rows, [bench.fold_for(dataset)] * len(rows))
-                      if page[2][0][0] or page[2][1][0]]
-            for dataset, rows in pages.items()}
+def labelled_pages(pages: dict[str, list]) -> dict[str, list]:
+    """{dataset: per page (gold, fold, views)} from bench.load_pages' {dataset: rows}, a view
+    being (block texts, features, labels) of the main-content blocks or of the whole page's
+    blocks (the run-time fallback sees those). Pages with no block in either view are left
+    out: they teach nothing."""
+    labelled = {}
+    for dataset, rows in pages.items():
+        fold = bench.fold_for(dataset)
+        labelled[dataset] = [page for page in (labelled_page(row, fold) for row in rows)
+                             if any(texts for texts, _, _ in page[2])]
+    return labelled
 
 
 def labelled_page(row, fold):
@@ -77,7 +80,7 @@ def block_labels(texts: list[str], gold: str, fold) -> np.ndarray:
 
 def train(root: Path, datasets) -> boilerplate.BlockModel:
     """The block model fitted on the gold pages of `datasets` (names of bench.GOLD_SETS)."""
-    return fit(labelled_pages(root, datasets))
+    return fit(labelled_pages(bench.load_pages(root, datasets)[0]))
 
 
 def fit(pages: dict[str, list]) -> boilerplate.BlockModel:

@@ -96,9 +96,9 @@ class ShardStore:
     def _write_marker(self, shard: str, marker: dict):
         """Written beside the marker's name, then renamed: a driver killed mid-write leaves only
         the temporary file (hidden from Spark by its `_`), never a marker cut short."""
-        partial = self._Path(f"{shard}/{PARTIAL_MARKER}")
-        write_file(self._fs, self._Path, f"{shard}/{PARTIAL_MARKER}", json.dumps(marker).encode())
-        if not self._fs.rename(partial, self._Path(f"{shard}/{MARKER}")):
+        partial = f"{shard}/{PARTIAL_MARKER}"
+        write_file(self._fs, self._Path, partial, json.dumps(marker).encode())
+        if not self._fs.rename(self._Path(partial), self._Path(f"{shard}/{MARKER}")):
             raise RuntimeError(f"could not write the marker of shard {shard}")
 
 
