@@ -3,7 +3,9 @@ import functools
 import subprocess
 from pathlib import Path
 
-__version__ = "0.1.0"
+# Shard fingerprints include the version (corpus_pipeline/spark/shards.py): bump it whenever
+# a release changes what ingest makes of a record (extractor, its model, language ID).
+__version__ = "0.2.0"
 
 
 @functools.lru_cache(maxsize=1)

@@ -35,10 +35,10 @@ class IngestConfig:
     # main-content pass costs (elements x depth), a second for 8,000 nested tags.
     max_html_chars: int = 4_000_000  # decoded HTML characters; CC payloads stop at 1 MiB
     max_html_depth: int = 512  # tag nesting depth; browsers stop at 512
-    # Language ID reads this many leading characters. fastText's cost grows with the text:
-    # 1,000 take 0.23 ms a page, 2,000 0.37 ms, 10,000 0.87 ms. Against 10,000, 1,000 and
-    # 2,000 each disagree on 1 of 2,398 extracted gold pages (bench/extract_bench.py data)
-    # and on none of 170 OSCAR documents in 133 languages.
+    # Language ID reads at most this many leading characters (after a first look at 200,
+    # which settles most pages: corpus_pipeline.langid). fastText's cost grows with the text.
+    # Against 10,000 characters, 1,000 change the keep-English decision on 2 of 3,199 real
+    # texts and 500 on 7 (python bench/langid_bench.py).
     lid_max_chars: int = 1_000
 
     def validate(self):

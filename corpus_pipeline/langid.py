@@ -32,8 +32,25 @@ def load_model():
     return fasttext.load_model(str(model_path()))
 
 
+# A first look at this many characters settles most pages: when fastText gives their top
+# language at least QUICK_MIN_SCORE, that is the answer. On 3,199 real texts (pages of the
+# extraction gold sets, DCLM and OSCAR documents; python bench/langid_bench.py) this keeps
+# English where 10,000 characters would on all but 2, as 1,000 read at once do, in half the time.
+QUICK_CHARS = 200
+QUICK_MIN_SCORE = 0.9
+
+
 def identify(text: str, max_chars: int = 10_000) -> tuple[str, float]:
-    """Top language and its probability. fastText reads one line, so newlines become spaces."""
-    sample = text[:max_chars].replace("\n", " ")
-    labels, probs = load_model().predict(sample, k=1)
+    """Top language and its probability, from the first QUICK_CHARS characters when those
+    are clear enough, else from the first `max_chars`."""
+    if max_chars > QUICK_CHARS and len(text) > QUICK_CHARS:
+        lang, prob = _predict(text[:QUICK_CHARS])
+        if prob >= QUICK_MIN_SCORE:
+            return lang, prob
+    return _predict(text[:max_chars])
+
+
+def _predict(sample: str) -> tuple[str, float]:
+    """fastText reads one line, so newlines become spaces."""
+    labels, probs = load_model().predict(sample.replace("\n", " "), k=1)
     return labels[0].removeprefix("__label__"), round(float(probs[0]), 4)

@@ -44,6 +44,19 @@ def test_article_kept_navigation_dropped_paragraphs_on_their_own_lines():
     assert "Home" not in text
 
 
+def test_comment_section_cues():
+    """Headings and bylines as they occur on the Dragnet news pages (their gold stops where
+    the comments start)."""
+    texts = ["The council voted on Tuesday to close the old harbour to traffic.", "12 Comments",
+             "Lori says:", "Dave Tate 07.09.12 at 07:20", "I grew up there and it was lovely.", "Reply"]
+    after_heading, bylines = boilerplate._comment_cues(texts)
+    assert after_heading == [0, 1, 1, 1, 1, 1]
+    assert bylines == [0, 0, 1, 1, 0, 1]
+    # Long blocks are never cues, however they start or end.
+    long = "Comments on the plan came from every side of the council, " * 3 + "and one said: reply"
+    assert boilerplate._comment_cues([long]) == ([0], [0])
+
+
 def test_bytes_are_decoded_with_the_declared_or_detected_charset():
     page = ENGLISH_PAGE.replace(b"quiet place", "quiet café place".encode("cp1252"))
     assert "café" in extract.extract_main_text(page)

@@ -1,0 +1,99 @@
+"""Language-ID benchmark: how many leading characters lid.176 needs, and what they cost.
+
+For each text, the decision ingest makes (top language "en" with probability >= 0.5, the
+IngestConfig defaults) is compared with the decision on the first 10,000 characters, for:
+- `first N`: the first N characters only;
+- `identify`: `corpus_pipeline.langid.identify(text, 1000)`, a first look at QUICK_CHARS
+  characters, and 1,000 only when that look is unclear (what ingest runs).
+Reported per data set: texts, top-language and decision differences from the reference,
+decision differences from `first 1000`, and CPU ms per text.
+
+Data, from `shared/data/` (see its README):
+- gold-extracted: the pages of bench/extract_bench.py's six gold sets, extracted by ours;
+- DCLM: the human-quality-judged CC documents (cc_text/dclm-human-quality/majority_data.jsonl);
+- OSCAR: up to 5 documents of each of the 133 languages of the OSCAR 2019 sample.
+
+Usage: python bench/langid_bench.py [--data DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+
+import extract_bench  # noqa: E402
+
+from corpus_pipeline import langid  # noqa: E402
+from corpus_pipeline.extract import extract_main_text  # noqa: E402
+
+REFERENCE_CHARS = 10_000
+OSCAR_PER_LANGUAGE = 5
+
+
+def gold_extracted(data: Path) -> list[str]:
+    pages, _ = extract_bench.load_pages(data / "web_html", extract_bench.GOLD_SETS)
+    texts = (extract_main_text(html) for rows in pages.values() for _, html, _ in rows)
+    return [text for text in texts if text]
+
+
+def dclm(data: Path) -> list[str]:
+    path = data / "cc_text" / "dclm-human-quality" / "majority_data.jsonl"
+    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def oscar(data: Path) -> list[str]:
+    texts = []
+    for archive in sorted((data / "cc_text" / "oscar2019-hf-dummy").glob("oscar/dummy/*/1.0.0/dummy_data.zip")):
+        with zipfile.ZipFile(archive) as files:
+            for name in files.namelist():
+                if name.endswith((".txt", ".gz")):
+                    raw = files.read(name)
+                    raw = gzip.decompress(raw) if name.endswith(".gz") else raw
+                    docs = [doc for doc in raw.decode("utf-8", "replace").split("\n\n") if doc.strip()]
+                    texts += docs[:OSCAR_PER_LANGUAGE]
+    return texts
+
+
+def decision(lang: str, prob: float) -> tuple[str, bool]:
+    return lang, lang == "en" and prob >= 0.5
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", help="the shared data folder (default: repo_root/../shared/data)")
+    args = parser.parse_args()
+    data = Path(args.data) if args.data else REPO_ROOT.parent / "shared" / "data"
+    if not data.is_dir():
+        sys.exit(f"langid_bench: no shared data at {data}; pass --data DIR")
+    langid.load_model()
+    contenders = {f"first {n}": (lambda text, n=n: langid._predict(text[:n])) for n in (200, 500, 1000)}
+    contenders["identify"] = lambda text: langid.identify(text, 1000)
+    print(f"data: {data}; reference: the first {REFERENCE_CHARS:,} characters; "
+          f"identify = first look at {langid.QUICK_CHARS}, kept when >= {langid.QUICK_MIN_SCORE}")
+    print("| data | texts | method | top language differs | decision differs | differs from first 1000 | CPU ms per text |")
+    print("|---|---|---|---|---|---|---|")
+    for name, read in (("gold-extracted", gold_extracted), ("DCLM", dclm), ("OSCAR", oscar)):
+        texts = read(data)
+        reference = [decision(*langid._predict(text[:REFERENCE_CHARS])) for text in texts]
+        decisions = {}
+        for method, identify in contenders.items():
+            started = time.process_time()
+            got = [decision(*identify(text)) for text in texts]
+            ms = 1000 * (time.process_time() - started) / len(texts)
+            labels = sum(a[0] != b[0] for a, b in zip(got, reference))
+            keeps = sum(a[1] != b[1] for a, b in zip(got, reference))
+            decisions[method] = got
+            from_1000 = sum(a[1] != b[1] for a, b in zip(got, decisions["first 1000"])) if "first 1000" in decisions else ""
+            print(f"| {name} | {len(texts)} | {method} | {labels} | {keeps} | {from_1000} | {ms:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
