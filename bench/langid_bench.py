@@ -74,7 +74,7 @@ def main():
     if not data.is_dir():
         sys.exit(f"langid_bench: no shared data at {data}; pass --data DIR")
     langid.load_model()
-    contenders = {f"first {n}": (lambda text, n=n: langid._predict(text[:n])) for n in (200, 500, 1000)}
+    contenders = {f"first {n}": (lambda text, n=n: langid.predict(text[:n])) for n in (200, 500, 1000)}
     contenders["identify"] = lambda text: langid.identify(text, 1000)
     print(f"data: {data}; reference: the first {REFERENCE_CHARS:,} characters; "
           f"identify = first look at {langid.QUICK_CHARS}, kept when >= {langid.QUICK_MIN_SCORE}")
@@ -82,7 +82,7 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for name, read in (("gold-extracted", gold_extracted), ("DCLM", dclm), ("OSCAR", oscar)):
         texts = read(data)
-        reference = [decision(*langid._predict(text[:REFERENCE_CHARS])) for text in texts]
+        reference = [decision(*langid.predict(text[:REFERENCE_CHARS])) for text in texts]
         decisions = {}
         for method, identify in contenders.items():
             started = time.process_time()

@@ -44,13 +44,14 @@ def identify(text: str, max_chars: int = 10_000) -> tuple[str, float]:
     """Top language and its probability, from the first QUICK_CHARS characters when those
     are clear enough, else from the first `max_chars`."""
     if max_chars > QUICK_CHARS and len(text) > QUICK_CHARS:
-        lang, prob = _predict(text[:QUICK_CHARS])
+        lang, prob = predict(text[:QUICK_CHARS])
         if prob >= QUICK_MIN_SCORE:
             return lang, prob
-    return _predict(text[:max_chars])
+    return predict(text[:max_chars])
 
 
-def _predict(sample: str) -> tuple[str, float]:
-    """fastText reads one line, so newlines become spaces."""
+def predict(sample: str) -> tuple[str, float]:
+    """Top language of the whole sample and its probability. fastText reads one line, so
+    newlines become spaces."""
     labels, probs = load_model().predict(sample.replace("\n", " "), k=1)
     return labels[0].removeprefix("__label__"), round(float(probs[0]), 4)

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from corpus_pipeline import config, ingest, inputs
+from corpus_pipeline import __version__, config, ingest, inputs
 from corpus_pipeline.spark.filter import run_filter
 from corpus_pipeline.spark.output import OutputError
 
@@ -49,7 +49,7 @@ def test_sample_stats_are_exact_and_reconcile(sample_run):
     assert {k: v for k, v in stats.items() if k != "seconds"} == SAMPLE_STATS
     assert stats["records_read"] == stats["kept"] + sum(stats["dropped"].values())
     written = json.loads((out / "stats.json").read_text())
-    assert written["records_read"] == 311 and written["code_version"].startswith("0.1.0")
+    assert written["records_read"] == 311 and written["code_version"].startswith(__version__)
     assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "documents", "dropped", "inputs.txt",
                                                      "report.html", "run.json", "samples", "stats.json"]
 

@@ -9,29 +9,32 @@ ENGLISH = ("The committee met on Tuesday to discuss the budget for the coming ye
 
 def test_a_clear_first_look_is_the_answer():
     text = ENGLISH * 10
-    assert langid.identify(text, 1000) == langid._predict(text[:langid.QUICK_CHARS])
+    assert langid.identify(text, 1000) == langid.predict(text[:langid.QUICK_CHARS])
     assert langid.identify(text, 1000)[0] == "en"
 
 
 def test_an_unclear_first_look_reads_on_to_max_chars():
     # Two hundred characters of digits and punctuation say nothing about the language.
     text = "0123456789 -- // ++ " * 10 + ENGLISH * 5
-    first_lang, first_prob = langid._predict(text[:langid.QUICK_CHARS])
-    assert first_prob < langid.QUICK_MIN_SCORE
-    assert langid.identify(text, 1000) == langid._predict(text[:1000])
+    assert langid.predict(text[:langid.QUICK_CHARS])[1] < langid.QUICK_MIN_SCORE
+    assert langid.identify(text, 1000) == langid.predict(text[:1000])
     assert langid.identify(text, 1000)[0] == "en"
 
 
 def test_short_texts_and_short_limits_are_read_once():
-    assert langid.identify(ENGLISH[:150], 1000) == langid._predict(ENGLISH[:150])
-    assert langid.identify(ENGLISH * 3, 100) == langid._predict(ENGLISH[:100])
+    assert langid.identify(ENGLISH[:150], 1000) == langid.predict(ENGLISH[:150])
+    assert langid.identify(ENGLISH * 3, 100) == langid.predict(ENGLISH[:100])
+
+
+def keeps_english(lang: str, prob: float) -> bool:
+    return lang == "en" and prob >= 0.5  # the IngestConfig defaults
 
 
 def test_decisions_match_reading_1000_characters_on_real_cc_documents():
     """399 real CC documents (DCLM's human-judged sample): keeping English comes out the same."""
     path = shared_file("cc_text/dclm-human-quality/majority_data.jsonl")
     texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()]
-    english = [langid.identify(t, 1000)[0] == "en" and langid.identify(t, 1000)[1] >= 0.5 for t in texts]
-    at_once = [langid._predict(t[:1000])[0] == "en" and langid._predict(t[:1000])[1] >= 0.5 for t in texts]
+    english = [keeps_english(*langid.identify(t, 1000)) for t in texts]
+    at_once = [keeps_english(*langid.predict(t[:1000])) for t in texts]
     assert len(texts) == 399 and english == at_once
     assert 0 < sum(english) < len(texts)
