@@ -3,8 +3,8 @@ import functools
 import subprocess
 from pathlib import Path
 
-# Shard fingerprints include the version (corpus_pipeline/spark/shards.py): bump it whenever
-# a release changes what ingest makes of a record (extractor, its model, language ID).
+# Shard fingerprints include the version (corpus_pipeline/spark/shards.py): bump it whenever a
+# release changes in code what ingest makes of a record (the block weights are fingerprinted too).
 __version__ = "0.2.0"
 
 

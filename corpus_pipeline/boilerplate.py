@@ -20,6 +20,7 @@ The cost is Resiliparse's (parse and main-content pass) plus ~0.5 ms of Python a
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import importlib.resources
 import json
@@ -221,13 +222,21 @@ class BlockModel:
 
 @functools.lru_cache(maxsize=1)
 def load_model(path: str | None = None) -> BlockModel:
-    """Built once per process. The shipped weights are read as a package resource, so that
-    they load from the --py-files zip the executors of a cluster import the library from."""
-    if path is None:
-        text = importlib.resources.files(__package__).joinpath(MODEL_FILE.name).read_text(encoding="utf-8")
-    else:
-        text = Path(path).read_text(encoding="utf-8")
+    """Built once per process."""
+    text = _shipped_model_text() if path is None else Path(path).read_text(encoding="utf-8")
     return BlockModel(**json.loads(text))
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_model_digest() -> str:
+    """Of the shipped weights: what ingest keeps changes with them (shard fingerprints)."""
+    return hashlib.sha256(_shipped_model_text().encode()).hexdigest()[:16]
+
+
+def _shipped_model_text() -> str:
+    """Read as a package resource, so that the weights load from the --py-files zip the
+    executors of a cluster import the library from."""
+    return importlib.resources.files(__package__).joinpath(MODEL_FILE.name).read_text(encoding="utf-8")
 
 
 def main_text(tree, model: BlockModel | None = None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from corpus_pipeline import config
+from corpus_pipeline import boilerplate, config
 from corpus_pipeline.spark.filter import run_filter
 from corpus_pipeline.spark.shards import MARKER
 
@@ -59,6 +59,15 @@ def test_shards_made_with_other_settings_are_redone(spark, tmp_path):
     no_resume = config.FilterConfig(output=str(out), quality=config.QualityConfig(model=""),
                                     dedup=config.DedupConfig(enabled=False), resume=False)
     assert run_filter(spark, no_resume, SAMPLE_FILES[:2])["shards"]["processed"] == 2
+
+
+def test_shards_made_with_other_extractor_weights_are_redone(spark, tmp_path, monkeypatch):
+    """Retrained block weights change what ingest keeps, so a release that ships them must not
+    reuse shards made with the old ones."""
+    out = tmp_path / "out"
+    run_filter(spark, filter_config(out), SAMPLE_FILES[:2])
+    monkeypatch.setattr(boilerplate, "shipped_model_digest", lambda: "retrained")
+    assert run_filter(spark, filter_config(out), SAMPLE_FILES[:2])["shards"]["processed"] == 2
 
 
 def test_commit_granularity_does_not_change_the_output(spark, tmp_path):
