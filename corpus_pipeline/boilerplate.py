@@ -15,7 +15,7 @@ The weights ship as `boilerplate_model.json` (a few kilobytes), written by
 `bench/train_boilerplate.py` from six human-gold extraction datasets (general web pages
 and news), each weighing the same.
 The cost is Resiliparse's (parse and main-content pass) plus ~0.5 ms of Python a page
-(about a sixth of the whole; README "Extraction accuracy and cost").
+(about a fifth of the whole; README "Extraction accuracy and cost").
 """
 from __future__ import annotations
 
