@@ -98,7 +98,7 @@ def keeps(text: str) -> int:
 
     cfg = IngestConfig()  # defaults, as "ours" uses
     lang, score = identify(text, cfg.lid_max_chars)  # language ID runs on every text
-    return int(len(text) >= cfg.min_chars and lang in cfg.languages and score >= cfg.min_lang_score)
+    return int(len(text) >= cfg.min_chars and cfg.keeps_language(lang, score))
 
 
 def warm_imports(name: str):

@@ -11,18 +11,15 @@ decision differences from `first 1000`, and CPU ms per text.
 Data, from `shared/data/` (see its README):
 - gold-extracted: the pages of bench/extract_bench.py's six gold sets, extracted by ours;
 - DCLM: the human-quality-judged CC documents (cc_text/dclm-human-quality/majority_data.jsonl);
-- OSCAR: up to 5 documents of each of the 133 languages of the OSCAR 2019 sample.
+- OSCAR: every document of the 133 language samples of OSCAR 2019 (cc_text/oscar2019-hf-dummy).
 
 Usage: python bench/langid_bench.py [--data DIR]
 """
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -31,11 +28,12 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 
 import extract_bench  # noqa: E402
 
-from corpus_pipeline import langid  # noqa: E402
+from corpus_pipeline import langid, references  # noqa: E402
+from corpus_pipeline.config import IngestConfig  # noqa: E402
 from corpus_pipeline.extract import extract_main_text  # noqa: E402
 
 REFERENCE_CHARS = 10_000
-OSCAR_PER_LANGUAGE = 5
+KEEP = IngestConfig()  # the ingest defaults: English, probability >= 0.5
 
 
 def gold_extracted(data: Path) -> list[str]:
@@ -46,24 +44,15 @@ def gold_extracted(data: Path) -> list[str]:
 
 def dclm(data: Path) -> list[str]:
     path = data / "cc_text" / "dclm-human-quality" / "majority_data.jsonl"
-    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()]
+    return [doc.text for doc in references.load_jsonl(str(path), "dclm")]
 
 
 def oscar(data: Path) -> list[str]:
-    texts = []
-    for archive in sorted((data / "cc_text" / "oscar2019-hf-dummy").glob("oscar/dummy/*/1.0.0/dummy_data.zip")):
-        with zipfile.ZipFile(archive) as files:
-            for name in files.namelist():
-                if name.endswith((".txt", ".gz")):
-                    raw = files.read(name)
-                    raw = gzip.decompress(raw) if name.endswith(".gz") else raw
-                    docs = [doc for doc in raw.decode("utf-8", "replace").split("\n\n") if doc.strip()]
-                    texts += docs[:OSCAR_PER_LANGUAGE]
-    return texts
+    return [doc.text for doc in references.load_oscar_dummy(str(data / "cc_text" / "oscar2019-hf-dummy"), "oscar")]
 
 
 def decision(lang: str, prob: float) -> tuple[str, bool]:
-    return lang, lang == "en" and prob >= 0.5
+    return lang, KEEP.keeps_language(lang, prob)
 
 
 def main():

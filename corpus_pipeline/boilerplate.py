@@ -122,7 +122,8 @@ def _link_chars(line: str, in_link: bool) -> tuple[int, bool]:
 
 def block_features(blocks: list[tuple[int, str, int]]) -> np.ndarray:
     """One row of N_FEATURES per block: its own shallow text features, then its neighbours'."""
-    chars, words, links, kind, ends, stops, punctuation, separators = _own_counts(blocks)
+    kinds, texts, links = zip(*blocks)
+    chars, words, links, kind, ends, stops, punctuation, separators = _own_counts(kinds, texts, links)
     n = len(chars)
     log_chars = np.log1p(chars)
     link_density = np.minimum(links / chars, 1.0)
@@ -140,7 +141,7 @@ def block_features(blocks: list[tuple[int, str, int]]) -> np.ndarray:
     out[:, 7] = np.minimum(punctuation / words, 1.0)  # commas and full stops per word
     out[:, 8] = np.minimum(separators, 3)
     out[:, 9] = (np.cumsum(chars) - chars) / total  # share of the page's text before this block
-    out[:, 16], out[:, 17] = _comment_cues([text for _, text, _ in blocks])
+    out[:, 16], out[:, 17] = _comment_cues(texts)
     # Neighbours: the previous block's value, then the next one's; `fill` off the page.
     for col, values, fill in ((10, log_chars, 0.0), (12, link_density, 1.0)):
         out[0, col] = out[-1, col + 1] = fill
@@ -152,11 +153,10 @@ def block_features(blocks: list[tuple[int, str, int]]) -> np.ndarray:
     return out
 
 
-def _own_counts(blocks: list[tuple[int, str, int]]) -> np.ndarray:
+def _own_counts(kinds: tuple[int, ...], texts: tuple[str, ...], links: tuple[int, ...]) -> np.ndarray:
     """Plain counts only, one row per count and one column per block: characters, words, link
     characters, kind, sentence-like ending, stopwords, commas and full stops, separators.
     Built a column of the page at a time, with the string methods looping in C."""
-    kinds, texts, links = zip(*blocks)
     words = [text.lower().split() for text in texts]
     page = "".join(texts)
     return np.array([
@@ -168,7 +168,7 @@ def _own_counts(blocks: list[tuple[int, str, int]]) -> np.ndarray:
     ], dtype=np.float64)
 
 
-def _comment_cues(texts: list[str]) -> tuple[list[float], list[float]]:
+def _comment_cues(texts: tuple[str, ...]) -> tuple[list[float], list[float]]:
     """Per block: whether a comment-section heading came before it (or is it), and whether it
     looks like a comment's byline. Cheap tests first: most blocks are neither."""
     after_heading, bylines, seen = [], [], 0.0

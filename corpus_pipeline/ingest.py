@@ -184,7 +184,7 @@ def _text_fields(text: str, cfg: IngestConfig, **found) -> dict:
         raise Drop("too_short", f"{len(text)} chars", **found)
     lang, score = langid.identify(text, cfg.lid_max_chars)
     found.update(lang=lang, lang_score=score)
-    if cfg.languages and (lang not in cfg.languages or score < cfg.min_lang_score):
+    if not cfg.keeps_language(lang, score):
         raise Drop("language", f"{lang} {score}", **found)
     return dict(found, text=text)
 

@@ -3,6 +3,7 @@ CC documents. Accuracy and cost figures come from bench/langid_bench.py."""
 import json
 
 from corpus_pipeline import langid
+from corpus_pipeline.config import IngestConfig
 
 from .conftest import shared_file
 
@@ -29,15 +30,12 @@ def test_short_texts_and_short_limits_are_read_once():
     assert langid.identify(ENGLISH * 3, 100) == langid.predict(ENGLISH[:100])
 
 
-def keeps_english(lang: str, prob: float) -> bool:
-    return lang == "en" and prob >= 0.5  # the IngestConfig defaults
-
-
 def test_decisions_match_reading_1000_characters_on_real_cc_documents():
     """399 real CC documents (DCLM's human-judged sample): keeping English comes out the same."""
     path = shared_file("cc_text/dclm-human-quality/majority_data.jsonl")
     texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()]
-    english = [keeps_english(*langid.identify(t, 1000)) for t in texts]
-    at_once = [keeps_english(*langid.predict(t[:1000])) for t in texts]
+    cfg = IngestConfig()  # English, probability >= 0.5
+    english = [cfg.keeps_language(*langid.identify(t, cfg.lid_max_chars)) for t in texts]
+    at_once = [cfg.keeps_language(*langid.predict(t[:cfg.lid_max_chars])) for t in texts]
     assert len(texts) == 399 and english == at_once
     assert 0 < sum(english) < len(texts)

@@ -20,7 +20,7 @@ import uuid
 
 from pyspark.sql import functions as F
 
-from .. import __version__, boilerplate, config, langid
+from .. import __version__, boilerplate, config
 from ..ingest import short_hash
 from .output import hadoop_fs, write_file
 
@@ -37,10 +37,9 @@ def shard_key(path: str) -> str:
 
 def fingerprint(cfg: config.FilterConfig, model_version: str | None) -> str:
     """What a shard's rows depend on besides its file: ingest settings, the block extractor's
-    weights and the language-ID first look, the quality model and its draw, and the package
+    weights (retrained without a code change), the quality model and its draw, and the package
     version (a git commit would redo every shard at each edit in a checkout)."""
     settings = {"ingest": config.to_dict(cfg.ingest), "block_model": boilerplate.shipped_model_digest(),
-                "langid_first_look": [langid.QUICK_CHARS, langid.QUICK_MIN_SCORE],
                 "model_version": model_version,
                 "alpha": cfg.quality.alpha if model_version else None,
                 "seed": cfg.quality.seed if model_version else None, "version": __version__}
