@@ -67,7 +67,7 @@ FALLBACK_MIN_CHARS = 300  # less kept text than this: also try the whole page (s
 def page_blocks(tree, main_content: bool = True) -> list[tuple[int, str, int]]:
     """(kind, text, link characters) of each block Resiliparse renders for the page. Comment
     sections are left out: the gold of most extraction benchmarks leaves them out, and on 2,417
-    gold pages dropping them raised the held-out F1 from 0.837 to 0.870 and cut Resiliparse's
+    gold pages dropping them raised the held-out F1 from 0.837 to 0.871 and cut Resiliparse's
     cost by a quarter (bench/extract_bench.py)."""
     marked = extract_plain_text(tree, preserve_formatting="minimal_html", main_content=main_content,
                                 links=True, list_bullets=False, alt_texts=False, comments=False)

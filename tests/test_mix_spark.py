@@ -84,7 +84,7 @@ def test_sample_mixture_contract_and_exact_draw(spark, sample_build):
     plan = mix.plan_mixture(cfg, {name: sum(t for _, t in ds) for name, ds in by_dataset.items()})
     expected = mix.draw_reference(plan, by_dataset)
     assert [(r["dataset"], r["id"], r["epoch"], r["tokens"]) for r in rows] == expected
-    # Sample figures (83 CC documents, 115,688 tokens; 33 other, 42,072): 0.78 and 1.43 epochs.
+    # Sample figures (83 CC documents, 115,688 tokens; 33 other, 42,072): 0.83 and 1.43 epochs.
     cc, other = manifest["datasets"]
     assert (cc["docs_available"], cc["tokens_available"], cc["full_passes"]) == (83, 115_688, 0)
     assert (other["docs_available"], other["tokens_available"], other["full_passes"]) == (33, 42_072, 1)
