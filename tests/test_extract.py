@@ -88,6 +88,18 @@ def test_reader_comments_are_dropped_and_the_article_kept():
     assert statistics.mean(recall) > 0.9
 
 
+def test_an_article_in_a_container_named_for_comments_is_recovered():
+    """Resiliparse drops every element whose class or id names comments, the article too when
+    it sits in one ("post has-comments"); with under FALLBACK_MIN_CHARS left, the whole-page
+    pass brings it back (with the comment, which the whole-page pass keeps)."""
+    article = "<p>" + "The council voted to close the old harbour to traffic after the storms. " * 5 + "</p>"
+    page = ('<html><body><nav><a href="/">Home</a> | <a href="/news">News</a></nav>'
+            f'<div class="post has-comments">{article}</div>'
+            '<div class="comments"><h3>3 Comments</h3><p>Lori says: I grew up there.</p></div></body></html>')
+    assert "harbour" not in extract.extract_plain_text(extract.HTMLTree.parse(page), main_content=True, comments=False)
+    assert extract.extract_main_text(page).startswith("The council voted to close the old harbour")
+
+
 def test_bytes_are_decoded_with_the_declared_or_detected_charset():
     page = ENGLISH_PAGE.replace(b"quiet place", "quiet café place".encode("cp1252"))
     assert "café" in extract.extract_main_text(page)
