@@ -54,13 +54,14 @@ de het een van niet op zijn met voor
 _is_stopword = STOPWORDS.__contains__
 # Features measured and left out, because each lowered the F1 of a model on the gold set it
 # was not trained on (bench/extract_bench.py): size against the page's largest block, the
-# page's link density, the neighbours' sentence endings, and link or stopword density times
-# size. The page's block count and the block's rank among blocks are left out too, though the
+# page's link density, the neighbours' sentence endings, link or stopword density times
+# size, and commas and full stops per word (which stopped helping once comment sections
+# were dropped); digits and title-case words per block were tried and added nothing. The page's block count and the block's rank among blocks are left out too, though the
 # count helped that F1: with them the model dropped the first or last paragraphs of short
 # clean pages (tests/test_extract.py). Cues for comment sections (a "12 Comments" heading, a
 # "Lori says:" byline) helped until Resiliparse was asked to drop comment sections, and then
 # no longer did.
-N_FEATURES = 16
+N_FEATURES = 15
 FALLBACK_MIN_CHARS = 300  # less kept text than this: also try the whole page (see main_text)
 
 
@@ -117,7 +118,7 @@ def _link_chars(line: str, in_link: bool) -> tuple[int, bool]:
 def block_features(blocks: list[tuple[int, str, int]]) -> np.ndarray:
     """One row of N_FEATURES per block: its own shallow text features, then its neighbours'."""
     kinds, texts, links = zip(*blocks)
-    chars, words, links, kind, ends, stops, punctuation, separators = _own_counts(kinds, texts, links)
+    chars, words, links, kind, ends, stops, separators = _own_counts(kinds, texts, links)
     n = len(chars)
     log_chars = np.log1p(chars)
     link_density = np.minimum(links / chars, 1.0)
@@ -132,23 +133,22 @@ def block_features(blocks: list[tuple[int, str, int]]) -> np.ndarray:
     out[:, 4] = kind == PARAGRAPH
     out[:, 5] = ends
     out[:, 6] = stop_ratio
-    out[:, 7] = np.minimum(punctuation / words, 1.0)  # commas and full stops per word
-    out[:, 8] = np.minimum(separators, 3)
-    out[:, 9] = (np.cumsum(chars) - chars) / total  # share of the page's text before this block
+    out[:, 7] = np.minimum(separators, 3)
+    out[:, 8] = (np.cumsum(chars) - chars) / total  # share of the page's text before this block
     # Neighbours: the previous block's value, then the next one's; `fill` off the page.
-    for col, values, fill in ((10, log_chars, 0.0), (12, link_density, 1.0)):
+    for col, values, fill in ((9, log_chars, 0.0), (11, link_density, 1.0)):
         out[0, col] = out[-1, col + 1] = fill
         out[1:, col] = values[:-1]
         out[:-1, col + 1] = values[1:]
-    out[:2, 14] = out[-2:, 15] = 0.0  # two blocks back, two ahead
-    out[2:, 14] = log_chars[:-2]
-    out[:-2, 15] = log_chars[2:]
+    out[:2, 13] = out[-2:, 14] = 0.0  # two blocks back, two ahead
+    out[2:, 13] = log_chars[:-2]
+    out[:-2, 14] = log_chars[2:]
     return out
 
 
 def _own_counts(kinds: tuple[int, ...], texts: tuple[str, ...], links: tuple[int, ...]) -> np.ndarray:
     """Plain counts only, one row per count and one column per block: characters, words, link
-    characters, kind, sentence-like ending, stopwords, commas and full stops, separators.
+    characters, kind, sentence-like ending, stopwords, separators.
     Built a column of the page at a time, with the string methods looping in C.
     parse_blocks leaves one space between words and none at the ends: a block has one word more
     than spaces, and one split of the joined blocks gives the page's words in block order."""
@@ -156,13 +156,11 @@ def _own_counts(kinds: tuple[int, ...], texts: tuple[str, ...], links: tuple[int
     page_words = " ".join(texts).lower().split(" ")
     stop_flags = np.fromiter(map(_is_stopword, page_words), dtype=np.float64, count=len(page_words))
     first_words = np.cumsum(words) - words
-    page = "".join(texts)
     return np.array([
         list(map(len, texts)), words, links, kinds,
         [text.endswith(TERMINAL) for text in texts],
         np.add.reduceat(stop_flags, first_words),
-        _char_counts(texts, ",.", page),
-        _char_counts(texts, "|\u00bb\u00a9", page),  # |, », ©: menus, breadcrumbs, copyright
+        _char_counts(texts, "|\u00bb\u00a9", "".join(texts)),  # |, », ©: menus, breadcrumbs, copyright
     ], dtype=np.float64)
 
 
