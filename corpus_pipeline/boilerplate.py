@@ -6,10 +6,10 @@ Resiliparse's main-content mode (C++, fast) removes most page furniture by tag a
 class/id hints, and comment sections when asked to (`comments=False`), but keeps
 navigation, link lists, footers and teaser rows that carry no such hint. Its `minimal_html`
 output marks blocks (`<p>`, `<h1>`..`<h6>`, plain lines) and links (`<a>`), so one call
-gives each block's text and link density. A logistic regression over shallow text features of the block and its
-neighbours then decides which blocks to keep: the classic shallow-feature approach of
-Boilerpipe (Kohlschütter et al., WSDM 2010), jusText and Dragnet, at a cost of a few
-hundred microseconds a page.
+gives each block's text and link density. A logistic regression over shallow text features
+of the block and its neighbours then decides which blocks to keep: the classic
+shallow-feature approach of Boilerpipe (Kohlschütter et al., WSDM 2010), jusText and
+Dragnet, at a cost of a few hundred microseconds a page.
 
 The weights ship as `boilerplate_model.json` (a few kilobytes), written by
 `bench/train_boilerplate.py` from six human-gold extraction datasets (general web pages
@@ -55,12 +55,12 @@ _is_stopword = STOPWORDS.__contains__
 # Features measured and left out, because each lowered the F1 of a model on the gold set it
 # was not trained on (bench/extract_bench.py): size against the page's largest block, the
 # page's link density, the neighbours' sentence endings, link or stopword density times
-# size, and commas and full stops per word (which stopped helping once comment sections
-# were dropped); digits and title-case words per block were tried and added nothing. The page's block count and the block's rank among blocks are left out too, though the
+# size. The page's block count and the block's rank among blocks are left out too, though the
 # count helped that F1: with them the model dropped the first or last paragraphs of short
 # clean pages (tests/test_extract.py). Cues for comment sections (a "12 Comments" heading, a
-# "Lori says:" byline) helped until Resiliparse was asked to drop comment sections, and then
-# no longer did.
+# "Lori says:" byline) and commas and full stops per word helped until Resiliparse was asked
+# to drop comment sections, and then no longer did; digits and title-case words per block
+# added nothing.
 N_FEATURES = 15
 FALLBACK_MIN_CHARS = 300  # less kept text than this: also try the whole page (see main_text)
 

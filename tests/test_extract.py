@@ -96,7 +96,8 @@ def test_an_article_in_a_container_named_for_comments_is_recovered():
     page = ('<html><body><nav><a href="/">Home</a> | <a href="/news">News</a></nav>'
             f'<div class="post has-comments">{article}</div>'
             '<div class="comments"><h3>3 Comments</h3><p>Lori says: I grew up there.</p></div></body></html>')
-    assert "harbour" not in extract.extract_plain_text(extract.HTMLTree.parse(page), main_content=True, comments=False)
+    tree = extract.HTMLTree.parse(page)
+    assert "harbour" not in extract.extract_plain_text(tree, main_content=True, comments=False)
     assert extract.extract_main_text(page).startswith("The council voted to close the old harbour")
 
 
