@@ -207,14 +207,11 @@ def _decoded(data: bytes) -> str:
 def resiliparse_without_comments(data: bytes) -> str:
     """Resiliparse's main-content mode told to drop comment sections, as ours asks it: what
     that option alone does, before our block classifier."""
-    from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
-    from corpus_pipeline.extract import tidy_text
+    from corpus_pipeline.extract import resiliparse_main_text
 
-    text = extract_plain_text(HTMLTree.parse(_decoded(data)), preserve_formatting=True, main_content=True,
-                              list_bullets=False, alt_texts=False, comments=False)
-    return tidy_text(text)
+    return resiliparse_main_text(HTMLTree.parse(_decoded(data)), comments=False)
 
 
 def trafilatura_extractor(**options):

@@ -153,14 +153,15 @@ def _own_counts(kinds: tuple[int, ...], texts: tuple[str, ...], links: tuple[int
     parse_blocks leaves one space between words and none at the ends: a block has one word more
     than spaces, and one split of the joined blocks gives the page's words in block order."""
     words = [text.count(" ") + 1 for text in texts]
-    page_words = " ".join(texts).lower().split(" ")
+    page = " ".join(texts)
+    page_words = page.lower().split(" ")
     stop_flags = np.fromiter(map(_is_stopword, page_words), dtype=np.float64, count=len(page_words))
     first_words = np.cumsum(words) - words
     return np.array([
         list(map(len, texts)), words, links, kinds,
         [text.endswith(TERMINAL) for text in texts],
         np.add.reduceat(stop_flags, first_words),
-        _char_counts(texts, "|\u00bb\u00a9", "".join(texts)),  # |, », ©: menus, breadcrumbs, copyright
+        _char_counts(texts, "|\u00bb\u00a9", page),  # |, », ©: menus, breadcrumbs, copyright
     ], dtype=np.float64)
 
 

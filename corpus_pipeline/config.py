@@ -37,8 +37,8 @@ class IngestConfig:
     max_html_depth: int = 512  # tag nesting depth; browsers stop at 512
     # Language ID reads at most this many leading characters (after a first look at 200,
     # which settles most pages: corpus_pipeline.langid). fastText's cost grows with the text.
-    # Against 10,000 characters, 1,000 change the keep-English decision on 2 of 3,066 real
-    # texts and 500 on 7 (python bench/langid_bench.py).
+    # Against 10,000 characters, 1,000 change the keep-English decision on 3 of 3,066 real
+    # texts and 500 on 8 (python bench/langid_bench.py).
     lid_max_chars: int = 1_000
 
     def keeps_language(self, lang: str, score: float) -> bool:

@@ -106,13 +106,17 @@ def extract_main_text(html: bytes | str, url: str | None = None, method: str = "
         return _extract_trafilatura(html, url)
     tree = HTMLTree.parse(html)
     if method == "resiliparse":
-        text = extract_plain_text(
-            tree, preserve_formatting=True, main_content=True, list_bullets=False, alt_texts=False
-        )
-        return tidy_text(text)
+        return resiliparse_main_text(tree)
     if method == "blocks":
         return boilerplate.main_text(tree, block_model)
     raise ValueError(f"unknown extraction method {method!r}; one of {', '.join(EXTRACTORS)}")
+
+
+def resiliparse_main_text(tree, comments: bool = True) -> str:
+    """Resiliparse's main-content mode alone, comment sections kept unless `comments` is False."""
+    text = extract_plain_text(tree, preserve_formatting=True, main_content=True, list_bullets=False,
+                              alt_texts=False, comments=comments)
+    return tidy_text(text)
 
 
 def check_bounds(html: str, max_chars: int, max_depth: int):
