@@ -1,5 +1,5 @@
-"""Language ID (corpus_pipeline.langid): the 200-character first look, and its decisions on real
-CC documents. Accuracy and cost figures come from bench/langid_bench.py."""
+"""Language ID (corpus_pipeline.langid): the 200-character first look at the longest line, and
+its decisions on real CC documents. Accuracy and cost figures come from bench/langid_bench.py."""
 import json
 
 from corpus_pipeline import langid
@@ -14,6 +14,14 @@ ENGLISH = ("The committee met on Tuesday to discuss the budget for the coming ye
 def test_a_clear_first_look_is_the_answer():
     text = ENGLISH * 10
     assert langid.identify(text, 1000) == langid.predict(text[:langid.QUICK_CHARS])
+    assert langid.identify(text, 1000)[0] == "en"
+
+
+def test_the_first_look_is_at_the_longest_line():
+    # A byline and a date first, as on news pages: the prose below them is what is read.
+    text = "By Ta-Nehisi Coates\nNov 5 2012, 12:19 PM ET\n" + ENGLISH * 3 + "\nShare this"
+    assert langid.first_look(text) == (ENGLISH * 3)[:langid.QUICK_CHARS]
+    assert langid.identify(text, 1000) == langid.predict(langid.first_look(text))
     assert langid.identify(text, 1000)[0] == "en"
 
 
