@@ -35,12 +35,14 @@ def load_model():
 # A first look at this many characters of the text's longest line settles most pages: when
 # fastText gives their top language at least QUICK_MIN_SCORE, that is the answer. The longest
 # line, because a page's first characters are often a headline, a date and a byline, which
-# leave fastText unsure: a first look there sent a third of the gold pages on to the longer
-# read. On 3,066 real texts (pages of the extraction gold sets, DCLM and OSCAR documents;
-# python bench/langid_bench.py) this keeps English where 10,000 characters would on all but
-# 3 (1,000 read at once: all but 3), at about half the cost of reading 1,000.
-QUICK_CHARS = 200
-QUICK_MIN_SCORE = 0.9
+# leave fastText unsure. On 3,066 real texts (pages of the extraction gold sets, DCLM and
+# OSCAR documents; python bench/langid_bench.py) this keeps English where 1,000 characters
+# read at once would on every text, and where 10,000 would on all but 3 (as 1,000 do), while
+# fastText reads about 190 characters a page (the previous rule, 200 from the text's start
+# and 0.9: about 500). In ingest fastText's tables are cold after extraction, so what it
+# reads costs just under 1 microsecond a character (bench/extract_steps.py).
+QUICK_CHARS = 150
+QUICK_MIN_SCORE = 0.8
 
 
 def identify(text: str, max_chars: int = 10_000) -> tuple[str, float]:

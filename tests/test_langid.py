@@ -1,5 +1,5 @@
-"""Language ID (corpus_pipeline.langid): the 200-character first look at the longest line, and
-its decisions on real CC documents. Accuracy and cost figures come from bench/langid_bench.py."""
+"""Language ID (corpus_pipeline.langid): the first look at the longest line, and its decisions on
+real CC documents. Accuracy and cost figures come from bench/langid_bench.py."""
 import json
 
 from corpus_pipeline import langid
