@@ -14,8 +14,8 @@ Dragnet, at a cost of a few hundred microseconds a page.
 The weights ship as `boilerplate_model.json` (a few kilobytes), written by
 `bench/train_boilerplate.py` from six human-gold extraction datasets (general web pages
 and news), each weighing the same.
-The cost is Resiliparse's (parse and main-content pass) plus ~0.4 ms of Python a page
-(about a fifth of the whole; README "Extraction accuracy and cost").
+The cost is Resiliparse's (parse and main-content pass) plus ~0.6 ms of Python a page
+(about a quarter of the whole; bench/extract_steps.py, README "Extraction accuracy and cost").
 """
 from __future__ import annotations
 

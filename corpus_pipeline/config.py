@@ -35,8 +35,9 @@ class IngestConfig:
     # main-content pass costs (elements x depth), a second for 8,000 nested tags.
     max_html_chars: int = 4_000_000  # decoded HTML characters; CC payloads stop at 1 MiB
     max_html_depth: int = 512  # tag nesting depth; browsers stop at 512
-    # Language ID reads at most this many leading characters (after a first look at 150
-    # characters of the longest line, which settles most pages: corpus_pipeline.langid). fastText's cost grows with the text.
+    # Language ID reads at most this many leading characters, after a first look at 150
+    # characters of the longest line, which settles most pages (corpus_pipeline.langid).
+    # fastText's cost grows with the characters it reads.
     # Against 10,000 characters, 1,000 change the keep-English decision on 3 of 3,066 real
     # texts and 500 on 8 (python bench/langid_bench.py).
     lid_max_chars: int = 1_000
