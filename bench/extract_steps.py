@@ -23,7 +23,6 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 
 import extract_bench  # noqa: E402
-from resiliparse.extract.html2text import extract_plain_text  # noqa: E402
 from resiliparse.parse.html import HTMLTree  # noqa: E402
 
 from corpus_pipeline import boilerplate, extract, langid  # noqa: E402
@@ -48,8 +47,7 @@ def timed_steps(data: bytes, model, cfg: IngestConfig, seconds: Counter):
     lap("size and depth caps")
     tree = HTMLTree.parse(html)
     lap("Resiliparse parse")
-    marked = extract_plain_text(tree, preserve_formatting="minimal_html", main_content=True, links=True,
-                                list_bullets=False, alt_texts=False, comments=False)
+    marked = boilerplate.marked_html(tree)
     lap("Resiliparse main-content pass")
     blocks = boilerplate.parse_blocks(marked)
     lap("block split")
