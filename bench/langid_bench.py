@@ -14,7 +14,9 @@ grows with, and a figure that does not drift), and CPU ms per text.
 Data, from `shared/data/` (see its README):
 - gold-extracted: the pages of bench/extract_bench.py's six gold sets, extracted by ours;
 - DCLM: the human-quality-judged CC documents (cc_text/dclm-human-quality/majority_data.jsonl);
-- OSCAR: every document of the 133 language samples of OSCAR 2019 (cc_text/oscar2019-hf-dummy).
+- OSCAR: every document of the 133 language samples of OSCAR 2019 (cc_text/oscar2019-hf-dummy);
+- CC pages: the texts ingest extracts from the Common Crawl files of warc/cc, before its
+  language check (the quality classifier's cc_warc negatives).
 
 Usage: python bench/langid_bench.py [--data DIR]
 """
@@ -31,7 +33,7 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 
 import extract_bench  # noqa: E402
 
-from corpus_pipeline import langid, references  # noqa: E402
+from corpus_pipeline import ingest, langid, references  # noqa: E402
 from corpus_pipeline.config import IngestConfig  # noqa: E402
 from corpus_pipeline.extract import extract_main_text  # noqa: E402
 
@@ -52,6 +54,12 @@ def dclm(data: Path) -> list[str]:
 
 def oscar(data: Path) -> list[str]:
     return [doc.text for doc in references.load_oscar_dummy(str(data / "cc_text" / "oscar2019-hf-dummy"), "oscar")]
+
+
+def cc_pages(data: Path) -> list[str]:
+    every_language = IngestConfig(languages=())
+    return [outcome.text for path in sorted((data / "warc" / "cc").iterdir())
+            for outcome in ingest.process_file(str(path), every_language) if outcome.text]
 
 
 def decision(lang: str, prob: float) -> tuple[str, bool]:
@@ -101,7 +109,7 @@ def main():
           "| characters read per text | CPU ms per text |")
     print("|---|---|---|---|---|---|---|---|")
     read = count_characters_read()
-    for name, load in (("gold-extracted", gold_extracted), ("DCLM", dclm), ("OSCAR", oscar)):
+    for name, load in (("gold-extracted", gold_extracted), ("DCLM", dclm), ("OSCAR", oscar), ("CC pages", cc_pages)):
         texts = load(data)
         reference = [decision(*langid.predict(text[:REFERENCE_CHARS])) for text in texts]
         decisions = {}

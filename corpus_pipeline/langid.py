@@ -35,12 +35,14 @@ def load_model():
 # A first look at this many characters of the text's longest line settles most pages: when
 # fastText gives their top language at least QUICK_MIN_SCORE, that is the answer. The longest
 # line, because a page's first characters are often a headline, a date and a byline, which
-# leave fastText unsure. On 3,066 real texts (pages of the extraction gold sets, DCLM and
-# OSCAR documents; python bench/langid_bench.py) this keeps English where 1,000 characters
-# read at once would on every text, and where 10,000 would on all but 3 (as 1,000 do), while
-# fastText reads about 190 characters a page (the previous rule, 200 from the text's start
-# and 0.9: about 500). In ingest fastText's tables are cold after extraction, so what it
-# reads costs just under 1 microsecond a character (bench/extract_steps.py).
+# leave fastText unsure. On 3,183 real texts (pages of the extraction gold sets, DCLM, OSCAR,
+# and the CC pages of shared/data/warc/cc; python bench/langid_bench.py) this keeps English
+# where 1,000 characters read at once would on all but 2, two file-listing pages of one site
+# whose longest line is the site's English blurb (kept; 1,000 characters say English at 0.38,
+# under min_lang_score). fastText reads about 190 characters a gold page, against 503 for the
+# previous rule (the first 200 characters, kept at 0.9). In ingest fastText's tables are cold
+# after extraction, so what it reads costs just under 1 microsecond a character
+# (bench/extract_steps.py).
 QUICK_CHARS = 150
 QUICK_MIN_SCORE = 0.8
 

@@ -46,7 +46,7 @@ def test_manifest_records_sources_parameters_and_metrics(trained, small_config):
     with open(f"{folder}/manifest.json") as fh:
         assert json.load(fh) == manifest
     docs = {s["name"]: s["docs"] for s in manifest["sources"]}
-    assert docs == {"webtext": 600, "wikipedia": 106, "wikitext": 60, "books": 300, "cc_warc": 92, "cc_dolma": 670}
+    assert docs == {"webtext": 600, "wikipedia": 106, "wikitext": 60, "books": 300, "cc_warc": 94, "cc_dolma": 670}
     assert all(len(s["fingerprint"]) == 16 for s in manifest["sources"])
     metrics = manifest["validation"]
     assert metrics["docs"] == sum(s["validation"] for s in manifest["sources"])
