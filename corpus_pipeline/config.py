@@ -38,8 +38,8 @@ class IngestConfig:
     # Language ID reads at most this many leading characters, after a first look at 150
     # characters of the longest line, which settles most pages (corpus_pipeline.langid).
     # fastText's cost grows with the characters it reads.
-    # Against 10,000 characters, 1,000 change the keep-English decision on 3 of 3,066 real
-    # texts and 500 on 8 (python bench/langid_bench.py).
+    # Against 10,000 characters, 1,000 change the keep-English decision on 4 of 3,183 real
+    # texts and 500 on 10 (python bench/langid_bench.py).
     lid_max_chars: int = 1_000
 
     def keeps_language(self, lang: str, score: float) -> bool:
