@@ -378,11 +378,14 @@ def main():
 
 
 def print_where_the_rest_is(labelled: dict, models: dict):
+    """The figures that bound what better block choice could add (see the module's docstring)."""
     ceiling, better = block_choice_ceiling(labelled), better_view_f1(labelled, models)
     groups = (*((name, [name]) for name in labelled),
               ("general web", GENERAL_WEB), ("news", NEWS), ("all", GOLD_SETS))
-    figures = (("ceiling of block choice on the main-content blocks", {n: [m for m, _ in c] for n, c in ceiling.items()}),
-               ("ceiling of block choice on the better view", {n: [max(c) for c in cs] for n, cs in ceiling.items()}),
+    figures = (("ceiling of block choice on the main-content blocks",
+                {name: [main for main, _ in views] for name, views in ceiling.items()}),
+               ("ceiling of block choice on the better view",
+                {name: list(map(max, views)) for name, views in ceiling.items()}),
                ("ours with the better view", better))
     for label, per_page in figures:
         print(f"{label} (pages with blocks): "
