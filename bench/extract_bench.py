@@ -61,7 +61,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from corpus_pipeline import boilerplate, langid  # noqa: E402
+from corpus_pipeline import langid  # noqa: E402
 from corpus_pipeline.extract import extract_main_text  # noqa: E402
 
 DEFAULT_DATA = [REPO_ROOT.parent / "shared" / "data" / "web_html", Path("/work/shared/data/web_html")]
@@ -273,8 +273,10 @@ def block_choice_ceiling(labelled: dict) -> dict[str, list[tuple[float, float]]]
 
 def better_view_f1(labelled: dict, models: dict) -> dict[str, list[float]]:
     """{dataset: per page F1 of the held-out model's text from whichever view scores higher}."""
-    return {name: [max(bag_of_words_prf(fold(boilerplate.select(texts, features, models[name]) if texts else ""),
-                                        fold(gold))[2] for texts, features, _ in views)
+    import train_boilerplate
+
+    return {name: [max(bag_of_words_prf(fold(text), fold(gold))[2]
+                       for text in train_boilerplate.view_texts(views, models[name]))
                    for gold, fold, views in rows]
             for name, rows in labelled.items()}
 

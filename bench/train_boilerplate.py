@@ -117,10 +117,15 @@ def best_threshold(model: boilerplate.BlockModel, pages: dict[str, list]) -> tup
 
 def run_time_text(views: list, model: boilerplate.BlockModel) -> str:
     """What boilerplate.main_text returns, from the precomputed blocks and features."""
-    texts = [boilerplate.select(texts, features, model) if texts else "" for texts, features, _ in views]
+    texts = view_texts(views, model)
     if len(texts[0]) < boilerplate.FALLBACK_MIN_CHARS and len(texts[1]) > len(texts[0]):
         return texts[1]
     return texts[0]
+
+
+def view_texts(views: list, model: boilerplate.BlockModel) -> list[str]:
+    """The text the model keeps from each view (main-content blocks, whole page's blocks)."""
+    return [boilerplate.select(texts, features, model) if texts else "" for texts, features, _ in views]
 
 
 def main():

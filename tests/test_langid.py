@@ -28,7 +28,7 @@ def test_the_first_look_is_at_the_longest_line():
 def test_an_unclear_first_look_reads_on_to_max_chars():
     # A first look at digits and punctuation says nothing about the language.
     text = "0123456789 -- // ++ " * 10 + ENGLISH * 5
-    assert langid.predict(text[:langid.QUICK_CHARS])[1] < langid.QUICK_MIN_SCORE
+    assert langid.predict(langid.first_look(text))[1] < langid.QUICK_MIN_SCORE
     assert langid.identify(text, 1000) == langid.predict(text[:1000])
     assert langid.identify(text, 1000)[0] == "en"
 
