@@ -42,6 +42,10 @@ accuracy is:
   blocks or from the whole page's, whichever scores higher against the gold. The gap to
   ours is what a perfect choice of view (the run-time fallback's job) would add.
 
+Also printed for every contender: its F1 after the filter job's repeated-line stage
+(`corpus_pipeline.lines`), with each set's pages standing in for a crawl. It removes the
+template lines that several pages of a site share, which no per-page extractor can see.
+
 Usage: python bench/extract_bench.py [--data DIR] [--limit N] [--only NAME,...]
 """
 from __future__ import annotations
@@ -61,7 +65,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from corpus_pipeline import langid  # noqa: E402
+from corpus_pipeline import langid, lines  # noqa: E402
 from corpus_pipeline.extract import extract_main_text  # noqa: E402
 
 DEFAULT_DATA = [REPO_ROOT.parent / "shared" / "data" / "web_html", Path("/work/shared/data/web_html")]
@@ -303,12 +307,14 @@ def same_for_every_set(extractor):
     return lambda name: extractor
 
 
-def evaluate(rows: list, dataset: str, extractors: dict) -> dict[str, tuple[list, float, int]]:
-    """{method: (per-page (P, R, F1), CPU seconds spent extracting, pages that raised)}.
-    The contenders take turns page by page, so a machine that slows down or speeds up
-    during the run changes every contender's rate alike and leaves their ratios."""
+def evaluate(rows: list, dataset: str, extractors: dict) -> tuple[dict[str, tuple[list, float, int]], dict]:
+    """({method: (per-page (P, R, F1), CPU seconds spent extracting, pages that raised)},
+    {method: per-page output}). The contenders take turns page by page, so a machine that
+    slows down or speeds up during the run changes every contender's rate alike and leaves
+    their ratios."""
     fold = fold_for(dataset)
     scores = {method: [] for method in extractors}
+    outputs = {method: [] for method in extractors}
     seconds, errors = dict.fromkeys(extractors, 0.0), dict.fromkeys(extractors, 0)
     for _, data, gold in rows:
         for method, extractor in extractors.items():
@@ -319,7 +325,8 @@ def evaluate(rows: list, dataset: str, extractors: dict) -> dict[str, tuple[list
                 output, errors[method] = "", errors[method] + 1
             seconds[method] += time.process_time() - started
             scores[method].append(bag_of_words_prf(fold(output), fold(gold)))
-    return {method: (scores[method], seconds[method], errors[method]) for method in extractors}
+            outputs[method].append(output)
+    return {method: (scores[method], seconds[method], errors[method]) for method in extractors}, outputs
 
 
 # ---------------------------------------------------------------- driver
@@ -360,10 +367,11 @@ def main():
     first = next(rows[0][1] for rows in pages.values() if rows)
     for extractor in methods.values():
         extractor(next(iter(pages)))(first)  # warm-up: imports, models
-    results = {}
+    results, outputs = {}, {}
     for name, rows in pages.items():
-        by_method = evaluate(rows, name, {method: extractor(name) for method, extractor in methods.items()})
+        by_method, texts = evaluate(rows, name, {method: extractor(name) for method, extractor in methods.items()})
         results.update({(name, method): result for method, result in by_method.items()})
+        outputs.update({(name, method): text for method, text in texts.items()})
     print("| dataset | method | pages | P | R | F1 | pages/s per core (CPU) | errors |")
     print("|---|---|---|---|---|---|---|---|")
     for name in pages:
@@ -374,9 +382,29 @@ def main():
             runs = [results[name, method] for name in names]
             every = [score for scores, _, _ in runs for score in scores]
             print(line(f"**{group}**", method, every, sum(r[1] for r in runs), sum(r[2] for r in runs)))
+    print_with_repeated_lines_removed(pages, outputs, methods)
     if scores_ours:
         print_where_the_rest_is(labelled, models)
     print_standalone_speed(pages, {method: methods[method] for method in STANDALONE if method in methods})
+
+
+def print_with_repeated_lines_removed(pages: dict, outputs: dict, methods):
+    """F1 of each contender's output after the filter job's repeated-line stage
+    (`corpus_pipeline.lines`), run over each set's pages as if they were one crawl: a line
+    that several pages hold stays only in the first of them. A page left with no line
+    scores 0."""
+    per_page = {}
+    for (name, method), texts in outputs.items():
+        docs = {f"{i:06d}": text for i, text in enumerate(texts)}
+        kept = lines.drop_repeated_lines(docs)
+        fold = fold_for(name)
+        per_page[name, method] = [bag_of_words_prf(fold(kept[doc_id][0]), fold(gold))[2]
+                                  for doc_id, (_, _, gold) in zip(docs, pages[name])]
+    groups = (*((name, [name]) for name in pages), ("general web", GENERAL_WEB), ("news", NEWS), ("all", GOLD_SETS))
+    for method in methods:
+        print(f"F1 with repeated lines removed across each set's pages: {method}: "
+              + ", ".join(f"{group} {mean(f for name in names for f in per_page[name, method]):.3f}"
+                          for group, names in groups))
 
 
 def print_where_the_rest_is(labelled: dict, models: dict):

@@ -121,6 +121,13 @@ class DedupConfig:
 
 
 @dataclass(frozen=True)
+class RepeatedLinesConfig:
+    # After dedup: a line that several documents of the run hold stays only in one of them
+    # (corpus_pipeline.lines); a document left under ingest.min_chars is `repeated_lines`.
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class DedupJobConfig:
     input: tuple[str, ...] = ()  # Parquet folders with at least id and text
     output: str = "output/dedup"
@@ -179,6 +186,7 @@ class FilterConfig:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    repeated_lines: RepeatedLinesConfig = field(default_factory=RepeatedLinesConfig)
     # After dedup, when benchmarks are listed (conf/decontam.yaml lists the shared ones).
     decontam: DecontamConfig = field(default_factory=lambda: DecontamConfig())
     spark: SparkConfig = field(default_factory=SparkConfig)

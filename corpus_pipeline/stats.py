@@ -36,6 +36,10 @@ def format_summary(stats: dict, seconds: float, output: str) -> str:
         lines.append(f"  dedup      {d['mode']}: {d['candidate_pairs']:,} candidate pairs "
                      f"({d['candidate_pairs_per_doc']} per document), {d['verified_pairs']:,} verified, "
                      f"{d['references']:,} reference documents")
+    if stats.get("repeated_lines"):
+        r = stats["repeated_lines"]
+        lines.append(f"  lines      {r['lines_removed']:,} repeated lines ({r['chars_removed']:,} characters) "
+                     f"removed from {r['documents_changed']:,} documents")
     if stats.get("decontam"):
         d = stats["decontam"]
         per_dataset = d["datasets"].values()

@@ -28,14 +28,17 @@ SAMPLE_STATS = {
     "shards": {"total": 6, "processed": 6, "reused": 0, "rows": 311},
     "quality": None,
     "dedup": None,
+    "repeated_lines": None,
     "decontam": None,
 }
 
 
 def filter_config(output, dedup: bool = False) -> config.FilterConfig:
-    """Ingest only (and dedup if asked): quality has its own tests (test_quality_spark.py)."""
+    """Ingest only (and dedup if asked): quality and repeated lines have their own tests
+    (test_quality_spark.py, test_lines.py)."""
     return config.FilterConfig(output=str(output), quality=config.QualityConfig(model=""),
-                               dedup=config.DedupConfig(enabled=dedup))
+                               dedup=config.DedupConfig(enabled=dedup),
+                               repeated_lines=config.RepeatedLinesConfig(enabled=False))
 
 
 @pytest.fixture(scope="module")

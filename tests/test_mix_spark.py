@@ -130,7 +130,8 @@ def shared_build(spark, tmp_path_factory):
     wikitext = shared_file("positives/wikipedia/wikitext-2_valid.tokens.txt")
     root = tmp_path_factory.mktemp("mix_shared")
     filter_cfg = config.load(config.FilterConfig, REPO / "conf" / "filter.yaml",
-                             [f"output={root / 'filter'}", "quality.model=", "dedup.enabled=false"])
+                             [f"output={root / 'filter'}", "quality.model=", "dedup.enabled=false",
+                              "repeated_lines.enabled=false"])
     run_filter(spark, filter_cfg, sorted(str(p) for p in SAMPLE.iterdir() if p.suffix != ".md"))
     cfg = config.MixConfig(total_tokens=500_000, seed=99, output=str(root / "mix"), order_buckets=8, datasets=(
         config.MixDataset(name="common_crawl", format="filter", path=str(root / "filter"), weight=0.5),

@@ -5,8 +5,9 @@ per file runs `ingest.process_file`, every outcome becomes one row, and the qual
 classifier tags each ingested document with `quality_score` and `quality_u` for the Pareto
 rule (GPT-3 Appendix A). Corpus-level stages, over all shards of the run: fuzzy dedup
 among the kept documents and against reference datasets (`duplicate`,
-`duplicate_of_reference`, with the kept id in `duplicate_of`), then 13-gram benchmark
-decontamination (Appendix C: cut, or drop as `contaminated`). Kept rows go to
+`duplicate_of_reference`, with the kept id in `duplicate_of`), then repeated-line removal
+(site templates: a line that several documents hold stays in one; `repeated_lines` for a
+document left too short), then 13-gram benchmark decontamination (Appendix C: cut, or drop as `contaminated`). Kept rows go to
 `documents/`; dropped rows to `dropped/` with their reason (text only where it helps: a
 `quality` drop, so that another alpha is a re-selection; a `contaminated` one). Counts are read
 back from the written Parquet, never from accumulators, so task retries and speculative
@@ -29,6 +30,7 @@ from .output import AtomicOutput
 from .progress import ProgressReporter, progress_reporter
 from .decontam import decontaminate
 from .dedup import deduplicate, reference_documents
+from . import lines
 from .quality import tag_documents
 from .shards import ShardStore, fingerprint, utc
 
@@ -41,8 +43,9 @@ QUALITY_COLUMNS = ["quality_score", "quality_u"]
 # Null where the stage did not look at the document (dropped before it, or no benchmarks).
 DECONTAM_COLUMNS = ["decontam_pieces", "decontam_chars_removed"]
 DOCUMENT_COLUMNS = ([c for c in ingest.OUTCOME_FIELDS if c not in ("reason", "detail")] + QUALITY_COLUMNS
-                    + DECONTAM_COLUMNS)
-DROPPED_COLUMNS = list(ingest.OUTCOME_FIELDS) + QUALITY_COLUMNS + ["duplicate_of"] + DECONTAM_COLUMNS
+                    + lines.COLUMNS + DECONTAM_COLUMNS)
+DROPPED_COLUMNS = (list(ingest.OUTCOME_FIELDS) + QUALITY_COLUMNS + ["duplicate_of"] + lines.COLUMNS
+                   + DECONTAM_COLUMNS)
 
 
 def outcome_rows(path: str, cfg: config.IngestConfig):
@@ -80,6 +83,19 @@ def drop_duplicates(spark, rows, cfg: config.FilterConfig):
     return decided.unionByName(rows.filter(F.col("reason").isNotNull()), allowMissingColumns=True), report
 
 
+def drop_repeated_lines(rows, cfg: config.FilterConfig):
+    """Repeated-line removal over the documents left after dedup (null columns when it is off)."""
+    if not cfg.repeated_lines.enabled:
+        return rows.select("*", *[F.lit(None).cast("int").alias(c) for c in lines.COLUMNS])
+    kept = rows.filter(F.col("reason").isNull())
+    tagged = lines.remove_repeated_lines(kept, cfg.ingest.min_chars)
+    decided = (tagged.withColumn("reason", F.col("lines_reason"))
+               .withColumn("detail", F.when(F.col("lines_reason").isNotNull(),
+                                            F.format_string("%d lines removed", F.col("repeated_lines_removed"))))
+               .drop("lines_reason"))
+    return decided.unionByName(rows.filter(F.col("reason").isNotNull()), allowMissingColumns=True)
+
+
 def remove_contamination(spark, rows, cfg: config.FilterConfig):
     """GPT-3 Appendix C on the documents left after dedup: (rows, removed spans or None, report)."""
     if not (cfg.decontam.enabled and cfg.decontam.benchmarks):
@@ -110,9 +126,10 @@ def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
     with output as out:
         selected = spark.read.parquet(*[store.path(path) for path in files])
         deduplicated, dedup_report = drop_duplicates(spark, selected, cfg)
-        # Cached: decontamination reads its input several times (grams, cuts, report).
+        # Cached: line removal reads its input twice, decontamination several times.
         deduplicated = deduplicated.persist(StorageLevel.MEMORY_AND_DISK)
-        rows, spans, decontam_report = remove_contamination(spark, deduplicated, cfg)
+        delined = drop_repeated_lines(deduplicated, cfg).persist(StorageLevel.MEMORY_AND_DISK)
+        rows, spans, decontam_report = remove_contamination(spark, delined, cfg)
         rows = rows.persist(StorageLevel.MEMORY_AND_DISK)  # feeds two writes
         rows.filter(F.col("reason").isNull()).select(DOCUMENT_COLUMNS).write.parquet(out.path("documents"))
         rows.filter(F.col("reason").isNotNull()).select(DROPPED_COLUMNS).write.parquet(out.path("dropped"))
@@ -123,6 +140,9 @@ def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
         run_stats["shards"] = reconcile(run_stats, shards)
         run_stats["quality"] = quality_info
         run_stats["dedup"] = dedup_report
+        run_stats["repeated_lines"] = (lines.report(spark.read.parquet(out.path("documents")),
+                                                    spark.read.parquet(out.path("dropped")))
+                                       if cfg.repeated_lines.enabled else None)
         run_stats["decontam"] = decontam_report
         run_stats["seconds"] = round(time.time() - started, 1)
         out.write_text("config.yaml", yaml.safe_dump(config.to_dict(cfg), sort_keys=False))
