@@ -7,9 +7,11 @@ rule (GPT-3 Appendix A). Corpus-level stages, over all shards of the run: fuzzy 
 among the kept documents and against reference datasets (`duplicate`,
 `duplicate_of_reference`, with the kept id in `duplicate_of`), then repeated-line removal
 (site templates: a line that several documents hold stays in one; `repeated_lines` for a
-document left too short), then 13-gram benchmark decontamination (Appendix C: cut, or drop as `contaminated`). Kept rows go to
-`documents/`; dropped rows to `dropped/` with their reason (text only where it helps: a
-`quality` drop, so that another alpha is a re-selection; a `contaminated` one). Counts are read
+document left too short), then 13-gram benchmark decontamination (Appendix C: cut, or drop
+as `contaminated`). Kept rows go to `documents/`; dropped rows to `dropped/` with their
+reason (text only where it helps: a `quality` drop, so that another alpha is a
+re-selection; a duplicate, shown beside its keeper; what a `repeated_lines` drop had left;
+a `contaminated` one). Counts are read
 back from the written Parquet, never from accumulators, so task retries and speculative
 execution cannot skew them; report.html and samples/ come last.
 """
@@ -40,7 +42,8 @@ OUTCOME_SCHEMA = T.StructType(
     [T.StructField(name, _TYPES.get(name, T.StringType()), True) for name in ingest.OUTCOME_FIELDS]
 )
 QUALITY_COLUMNS = ["quality_score", "quality_u"]
-# Null where the stage did not look at the document (dropped before it, or no benchmarks).
+# Null where the stage did not look at the document (dropped before it, or no benchmarks);
+# lines.COLUMNS likewise.
 DECONTAM_COLUMNS = ["decontam_pieces", "decontam_chars_removed"]
 DOCUMENT_COLUMNS = ([c for c in ingest.OUTCOME_FIELDS if c not in ("reason", "detail")] + QUALITY_COLUMNS
                     + lines.COLUMNS + DECONTAM_COLUMNS)
