@@ -388,6 +388,11 @@ def main():
     print_standalone_speed(pages, {method: methods[method] for method in STANDALONE if method in methods})
 
 
+def report_groups(names) -> tuple:
+    """(label, dataset names) of each dataset alone, then of the general web, news and all."""
+    return (*((name, [name]) for name in names), ("general web", GENERAL_WEB), ("news", NEWS), ("all", GOLD_SETS))
+
+
 def print_with_repeated_lines_removed(pages: dict, outputs: dict, methods):
     """F1 of each contender's output after the filter job's repeated-line stage
     (`corpus_pipeline.lines`), run over each set's pages as if they were one crawl: a line
@@ -400,7 +405,7 @@ def print_with_repeated_lines_removed(pages: dict, outputs: dict, methods):
         fold = fold_for(name)
         per_page[name, method] = [bag_of_words_prf(fold(kept[doc_id][0]), fold(gold))[2]
                                   for doc_id, (_, _, gold) in zip(docs, pages[name])]
-    groups = (*((name, [name]) for name in pages), ("general web", GENERAL_WEB), ("news", NEWS), ("all", GOLD_SETS))
+    groups = report_groups(pages)
     for method in methods:
         print(f"F1 with repeated lines removed across each set's pages: {method}: "
               + ", ".join(f"{group} {mean(f for name in names for f in per_page[name, method]):.3f}"
@@ -410,8 +415,7 @@ def print_with_repeated_lines_removed(pages: dict, outputs: dict, methods):
 def print_where_the_rest_is(labelled: dict, models: dict):
     """The figures that bound what better block choice could add (see the module's docstring)."""
     ceiling, better = block_choice_ceiling(labelled), better_view_f1(labelled, models)
-    groups = (*((name, [name]) for name in labelled),
-              ("general web", GENERAL_WEB), ("news", NEWS), ("all", GOLD_SETS))
+    groups = report_groups(labelled)
     figures = (("ceiling of block choice on the main-content blocks",
                 {name: [main for main, _ in views] for name, views in ceiling.items()}),
                ("ceiling of block choice on the better view",
