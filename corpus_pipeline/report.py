@@ -274,6 +274,9 @@ def summary_html(run: runs.Run) -> str:
                                f"removed {json.dumps(d['removed'])}"))
     else:
         items.append(("dedup", "not run"))
+    lines = stats.get("repeated_lines")
+    items.append(("repeated lines", f"{lines['lines_removed']:,} lines ({lines['chars_removed']:,} characters) removed "
+                                    f"from {lines['documents_changed']:,} documents" if lines else "not run"))
     return "<table class='summary'>" + "".join(
         f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in items) + "</table>"
 

@@ -91,6 +91,8 @@ def test_report_is_self_contained_html_with_every_plot(scored_report, scored):
     assert not re.search(r"(src|href)='(?!data:|https?://[^']*')", html.replace("<a href=", "<a hre="))
     run, _ = scored
     assert f"alpha {SCORED_ALPHA}" in html and run.stats["code_version"] in html
+    removed = run.stats["repeated_lines"]
+    assert f"{removed['lines_removed']:,} lines ({removed['chars_removed']:,} characters) removed" in html
 
 
 def test_samples_cover_every_decision_and_match_the_run(scored_report, scored):
@@ -130,6 +132,7 @@ def test_report_of_a_run_without_quality_dedup_or_documents(empty_run):
     for plot in ("quality scores", "keep ratio by score band", "dedup cluster sizes"):
         assert f"{plot}: nothing to plot in this run." in html
     assert "no quality model" in html and "No duplicate clusters in this run." in html
+    assert "0 lines (0 characters) removed from 0 documents" in html
     samples = pq.read_table(out / report.SAMPLES_FILE)
     assert set(samples["decision"].to_pylist()) == {f"dropped: {r}" for r in stats["dropped"]}
     assert runs.open_run(str(out)).documents.num_rows == 0
