@@ -388,9 +388,10 @@ def main():
     print_standalone_speed(pages, {method: methods[method] for method in STANDALONE if method in methods})
 
 
-def report_groups(names) -> tuple:
-    """(label, dataset names) of each dataset alone, then of the general web, news and all."""
-    return (*((name, [name]) for name in names), ("general web", GENERAL_WEB), ("news", NEWS), ("all", GOLD_SETS))
+def group_means(per_page: dict[str, list[float]]) -> str:
+    """Mean F1 of each dataset, then of the general web, news and all, on one line."""
+    groups = (*((name, [name]) for name in per_page), ("general web", GENERAL_WEB), ("news", NEWS), ("all", GOLD_SETS))
+    return ", ".join(f"{group} {mean(f for name in names for f in per_page[name]):.3f}" for group, names in groups)
 
 
 def print_with_repeated_lines_removed(pages: dict, outputs: dict, methods):
@@ -398,32 +399,27 @@ def print_with_repeated_lines_removed(pages: dict, outputs: dict, methods):
     (`corpus_pipeline.lines`), run over each set's pages as if they were one crawl: a line
     that several pages hold stays only in the first of them. A page left with no line
     scores 0."""
-    per_page = {}
-    for (name, method), texts in outputs.items():
-        docs = {f"{i:06d}": text for i, text in enumerate(texts)}
-        kept = lines.drop_repeated_lines(docs)
-        fold = fold_for(name)
-        per_page[name, method] = [bag_of_words_prf(fold(kept[doc_id][0]), fold(gold))[2]
-                                  for doc_id, (_, _, gold) in zip(docs, pages[name])]
-    groups = report_groups(pages)
     for method in methods:
-        print(f"F1 with repeated lines removed across each set's pages: {method}: "
-              + ", ".join(f"{group} {mean(f for name in names for f in per_page[name, method]):.3f}"
-                          for group, names in groups))
+        per_page = {}
+        for name, rows in pages.items():
+            docs = {f"{i:06d}": text for i, text in enumerate(outputs[name, method])}
+            kept = lines.drop_repeated_lines(docs)
+            fold = fold_for(name)
+            per_page[name] = [bag_of_words_prf(fold(kept[doc_id][0]), fold(gold))[2]
+                              for doc_id, (_, _, gold) in zip(docs, rows)]
+        print(f"F1 with repeated lines removed across each set's pages: {method}: {group_means(per_page)}")
 
 
 def print_where_the_rest_is(labelled: dict, models: dict):
     """The figures that bound what better block choice could add (see the module's docstring)."""
     ceiling, better = block_choice_ceiling(labelled), better_view_f1(labelled, models)
-    groups = report_groups(labelled)
     figures = (("ceiling of block choice on the main-content blocks",
                 {name: [main for main, _ in views] for name, views in ceiling.items()}),
                ("ceiling of block choice on the better view",
                 {name: list(map(max, views)) for name, views in ceiling.items()}),
                ("ours with the better view", better))
     for label, per_page in figures:
-        print(f"{label} (pages with blocks): "
-              + ", ".join(f"{group} {mean(f for name in names for f in per_page[name]):.3f}" for group, names in groups))
+        print(f"{label} (pages with blocks): {group_means(per_page)}")
 
 
 STANDALONE = ("ours+langid", "resiliparse", "resiliparse_no_comments")

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 
 from . import runs
+from .stats import describe_repeated_lines
 
 REPORT_FILE = "report.html"
 SAMPLES_FILE = "samples/samples.parquet"
@@ -274,9 +275,8 @@ def summary_html(run: runs.Run) -> str:
                                f"removed {json.dumps(d['removed'])}"))
     else:
         items.append(("dedup", "not run"))
-    lines = stats.get("repeated_lines")
-    items.append(("repeated lines", f"{lines['lines_removed']:,} lines ({lines['chars_removed']:,} characters) removed "
-                                    f"from {lines['documents_changed']:,} documents" if lines else "not run"))
+    removed = stats.get("repeated_lines")
+    items.append(("repeated lines", describe_repeated_lines(removed) if removed else "not run"))
     return "<table class='summary'>" + "".join(
         f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in items) + "</table>"
 

@@ -37,9 +37,7 @@ def format_summary(stats: dict, seconds: float, output: str) -> str:
                      f"({d['candidate_pairs_per_doc']} per document), {d['verified_pairs']:,} verified, "
                      f"{d['references']:,} reference documents")
     if stats.get("repeated_lines"):
-        r = stats["repeated_lines"]
-        lines.append(f"  lines      {r['lines_removed']:,} repeated lines ({r['chars_removed']:,} characters) "
-                     f"removed from {r['documents_changed']:,} documents")
+        lines.append(f"  lines      {describe_repeated_lines(stats['repeated_lines'])}")
     if stats.get("decontam"):
         d = stats["decontam"]
         per_dataset = d["datasets"].values()
@@ -48,3 +46,9 @@ def format_summary(stats: dict, seconds: float, output: str) -> str:
                      f"{sum(x['modified'] for x in per_dataset):,} modified, {sum(x['removed'] for x in per_dataset):,} removed")
     lines.append(f"  output     {output}  (documents/, dropped/, stats.json, report.html)")
     return "\n".join(lines)
+
+
+def describe_repeated_lines(report: dict) -> str:
+    """The repeated-line stage's figures (`stats.json` `repeated_lines`) in words."""
+    return (f"{report['lines_removed']:,} lines ({report['chars_removed']:,} characters) removed "
+            f"from {report['documents_changed']:,} documents")

@@ -74,6 +74,11 @@ def select_by_quality(outcomes, cfg: config.QualityConfig):
     return decided.drop("keep").unionByName(dropped, allowMissingColumns=True)
 
 
+def with_earlier_drops(decided, rows):
+    """What a corpus-level stage decided on the kept rows, plus the rows dropped before it."""
+    return decided.unionByName(rows.filter(F.col("reason").isNotNull()), allowMissingColumns=True)
+
+
 def drop_duplicates(spark, rows, cfg: config.FilterConfig):
     """Fuzzy dedup of the documents the quality stage kept (GPT-3 order: filter, then dedup)."""
     kept = rows.filter(F.col("reason").isNull())
@@ -83,7 +88,7 @@ def drop_duplicates(spark, rows, cfg: config.FilterConfig):
     tagged, report = deduplicate(kept, references, cfg.dedup)
     decided = (tagged.withColumn("reason", F.col("dedup_reason"))
                .withColumn("detail", F.col("duplicate_of")).drop("dedup_reason"))
-    return decided.unionByName(rows.filter(F.col("reason").isNotNull()), allowMissingColumns=True), report
+    return with_earlier_drops(decided, rows), report
 
 
 def drop_repeated_lines(rows, cfg: config.FilterConfig):
@@ -96,7 +101,7 @@ def drop_repeated_lines(rows, cfg: config.FilterConfig):
                .withColumn("detail", F.when(F.col("lines_reason").isNotNull(),
                                             F.format_string("%d lines removed", F.col("repeated_lines_removed"))))
                .drop("lines_reason"))
-    return decided.unionByName(rows.filter(F.col("reason").isNotNull()), allowMissingColumns=True)
+    return with_earlier_drops(decided, rows)
 
 
 def remove_contamination(spark, rows, cfg: config.FilterConfig):
@@ -112,7 +117,7 @@ def remove_contamination(spark, rows, cfg: config.FilterConfig):
                .drop("decontam_reason"))
     modified = (F.col("decontam_chars_removed") > 0) & F.col("reason").isNull()
     decided = decided.withColumn("text_chars", F.when(modified, F.length("text")).otherwise(F.col("text_chars")))
-    return decided.unionByName(rows.filter(F.col("reason").isNotNull()), allowMissingColumns=True), spans, report
+    return with_earlier_drops(decided, rows), spans, report
 
 
 def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
@@ -139,13 +144,12 @@ def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
         if spans is not None:
             spans.write.parquet(out.path("decontam_spans"))
         spark.catalog.clearCache()
-        run_stats = count_outcomes(spark, out.path("documents"), out.path("dropped"), len(files))
+        documents, dropped = spark.read.parquet(out.path("documents")), spark.read.parquet(out.path("dropped"))
+        run_stats = count_outcomes(documents, dropped, len(files))
         run_stats["shards"] = reconcile(run_stats, shards)
         run_stats["quality"] = quality_info
         run_stats["dedup"] = dedup_report
-        run_stats["repeated_lines"] = (lines.report(spark.read.parquet(out.path("documents")),
-                                                    spark.read.parquet(out.path("dropped")))
-                                       if cfg.repeated_lines.enabled else None)
+        run_stats["repeated_lines"] = lines.report(documents, dropped) if cfg.repeated_lines.enabled else None
         run_stats["decontam"] = decontam_report
         run_stats["seconds"] = round(time.time() - started, 1)
         out.write_text("config.yaml", yaml.safe_dump(config.to_dict(cfg), sort_keys=False))
@@ -214,7 +218,7 @@ def read_text(path: str) -> str:
         return fh.read()
 
 
-def count_outcomes(spark, documents: str, dropped: str, files: int) -> dict:
-    kept = spark.read.parquet(documents).count()
-    by_reason = {row["reason"]: row["count"] for row in spark.read.parquet(dropped).groupBy("reason").count().collect()}
+def count_outcomes(documents, dropped, files: int) -> dict:
+    kept = documents.count()
+    by_reason = {row["reason"]: row["count"] for row in dropped.groupBy("reason").count().collect()}
     return stats.summarise(kept, by_reason, files)
