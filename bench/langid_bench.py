@@ -23,6 +23,7 @@ Usage: python bench/langid_bench.py [--data DIR]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -79,17 +80,21 @@ def opening_look_first(text: str) -> tuple[str, float]:
     return langid.predict(text[:1000])
 
 
-def count_characters_read() -> list[int]:
-    """Stand in for langid.predict, adding the length of every sample fastText reads to the
-    returned counter: a cost that does not drift with the machine. identify looks `predict`
-    up at each call, so its reads are counted too."""
+@contextlib.contextmanager
+def characters_read():
+    """Within the block, langid.predict adds the length of every sample fastText reads to the
+    yielded counter: a cost that does not drift with the machine. identify looks `predict`
+    up at each call, so its reads are counted too. The real predict is back afterwards."""
     read, predict = [0], langid.predict
 
     def counting(sample: str) -> tuple[str, float]:
         read[0] += len(sample)
         return predict(sample)
     langid.predict = counting
-    return read
+    try:
+        yield read
+    finally:
+        langid.predict = predict
 
 
 def main():
@@ -108,22 +113,22 @@ def main():
     print("| data | texts | method | top language differs | decision differs | differs from first 1000 "
           "| characters read per text | CPU ms per text |")
     print("|---|---|---|---|---|---|---|---|")
-    read = count_characters_read()
-    for name, load in (("gold-extracted", gold_extracted), ("DCLM", dclm), ("OSCAR", oscar), ("CC pages", cc_pages)):
-        texts = load(data)
-        reference = [decision(*langid.predict(text[:REFERENCE_CHARS])) for text in texts]
-        decisions = {}
-        for method, identify in contenders.items():
-            read[0] = 0
-            started = time.process_time()
-            got = [decision(*identify(text)) for text in texts]
-            ms = 1000 * (time.process_time() - started) / len(texts)
-            labels = sum(a[0] != b[0] for a, b in zip(got, reference))
-            keeps = sum(a[1] != b[1] for a, b in zip(got, reference))
-            decisions[method] = got
-            from_1000 = sum(a[1] != b[1] for a, b in zip(got, decisions["first 1000"])) if "first 1000" in decisions else ""
-            print(f"| {name} | {len(texts)} | {method} | {labels} | {keeps} | {from_1000} "
-                  f"| {read[0] / len(texts):.0f} | {ms:.3f} |")
+    with characters_read() as read:
+        for name, load in (("gold-extracted", gold_extracted), ("DCLM", dclm), ("OSCAR", oscar), ("CC pages", cc_pages)):
+            texts = load(data)
+            reference = [decision(*langid.predict(text[:REFERENCE_CHARS])) for text in texts]
+            decisions = {}
+            for method, identify in contenders.items():
+                read[0] = 0
+                started = time.process_time()
+                got = [decision(*identify(text)) for text in texts]
+                ms = 1000 * (time.process_time() - started) / len(texts)
+                labels = sum(a[0] != b[0] for a, b in zip(got, reference))
+                keeps = sum(a[1] != b[1] for a, b in zip(got, reference))
+                decisions[method] = got
+                from_1000 = sum(a[1] != b[1] for a, b in zip(got, decisions["first 1000"])) if "first 1000" in decisions else ""
+                print(f"| {name} | {len(texts)} | {method} | {labels} | {keeps} | {from_1000} "
+                      f"| {read[0] / len(texts):.0f} | {ms:.3f} |")
 
 
 if __name__ == "__main__":
