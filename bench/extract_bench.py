@@ -398,16 +398,18 @@ def print_with_repeated_lines_removed(pages: dict, outputs: dict, methods):
     """F1 of each contender's output after the filter job's repeated-line stage
     (`corpus_pipeline.lines`), run over each set's pages as if they were one crawl: a line
     that several pages hold stays only in the first of them. A page left with no line
-    scores 0."""
+    scores 0; how many are is printed too."""
     for method in methods:
-        per_page = {}
+        per_page, emptied = {}, 0
         for name, rows in pages.items():
             docs = {f"{i:06d}": text for i, text in enumerate(outputs[name, method])}
             kept = lines.drop_repeated_lines(docs)
+            emptied += sum(bool(docs[doc_id]) and not kept[doc_id][0] for doc_id in docs)
             fold = fold_for(name)
             per_page[name] = [bag_of_words_prf(fold(kept[doc_id][0]), fold(gold))[2]
                               for doc_id, (_, _, gold) in zip(docs, rows)]
-        print(f"F1 with repeated lines removed across each set's pages: {method}: {group_means(per_page)}")
+        print(f"F1 with repeated lines removed across each set's pages: {method}: {group_means(per_page)}; "
+              f"{emptied} pages left with no line")
 
 
 def print_where_the_rest_is(labelled: dict, models: dict):

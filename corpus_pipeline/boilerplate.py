@@ -63,6 +63,15 @@ _is_stopword = STOPWORDS.__contains__
 # added nothing.
 N_FEATURES = 15
 FALLBACK_MIN_CHARS = 300  # less kept text than this: also try the whole page (see main_text)
+# Comment sections of the whole page's rendering: elements whose class or id holds "comment",
+# but not those that only say a post has comments ("post has-comments", WordPress's
+# "comments-open"), which often hold the article itself, nor a column of commentary.
+# CSS, because Resiliparse matches skip_elements in C in one pass over the tree.
+_NOT_COMMENT_SECTIONS = ("has-comment", "has_comment", "no-comment", "no_comment", "with-comment",
+                         "show-comment", "comments-open", "comment-open", "comments-closed",
+                         "comment-closed", "comments-enabled", "comments-disabled", "commentar")
+COMMENT_SECTIONS = ("[class*=comment i]" + "".join(f":not([class*={name} i])" for name in _NOT_COMMENT_SECTIONS),
+                    "[id*=comment i]:not([id*=commentar i])")
 
 
 def page_blocks(tree, main_content: bool = True) -> list[tuple[int, str, int]]:
@@ -74,9 +83,11 @@ def marked_html(tree, main_content: bool = True) -> str:
     """Resiliparse's minimal-HTML rendering of the page: block tags, anchors, text. Comment
     sections are left out: the gold of most extraction benchmarks leaves them out, and on 2,417
     gold pages dropping them raised the held-out F1 from 0.837 to 0.871 and cut Resiliparse's
-    cost by a quarter (bench/extract_bench.py)."""
+    cost by a quarter (bench/extract_bench.py). Resiliparse's `comments=False` acts only in
+    its main-content mode, so the whole page's rendering skips COMMENT_SECTIONS itself."""
     return extract_plain_text(tree, preserve_formatting="minimal_html", main_content=main_content,
-                              links=True, list_bullets=False, alt_texts=False, comments=False)
+                              links=True, list_bullets=False, alt_texts=False, comments=False,
+                              skip_elements=None if main_content else COMMENT_SECTIONS)
 
 
 def parse_blocks(marked: str) -> list[tuple[int, str, int]]:

@@ -88,17 +88,45 @@ def test_reader_comments_are_dropped_and_the_article_kept():
     assert statistics.mean(recall) > 0.9
 
 
+def test_the_whole_page_rendering_drops_comment_sections_too():
+    """Resiliparse's comments=False acts only in its main-content mode: on the same real Dragnet
+    pages its whole-page rendering keeps most comment lines; ours (the fallback's view) skips
+    the comment sections itself and keeps at most one in ten."""
+    pages = dragnet_pages_with_comments(80)
+    kept = {"resiliparse": 0, "ours": 0}
+    for data, _, comments in pages:
+        tree = extract.HTMLTree.parse(extract.decode_html(data)[0])
+        texts = {"resiliparse": extract.extract_plain_text(tree, main_content=False, comments=False),
+                 "ours": boilerplate.marked_html(tree, main_content=False)}
+        for method, text in texts.items():
+            kept[method] += sum(line in text for line in comments)
+    lines = sum(len(comments) for _, _, comments in pages)
+    assert kept["resiliparse"] > 0.5 * lines
+    assert kept["ours"] < 0.1 * lines
+
+
+def test_comment_sections_are_skipped_but_not_posts_flagged_as_having_comments():
+    page = ('<html><body class="single comments-open"><div class="post has-comments"><p>The article.</p></div>'
+            '<div class="op-Commentary"><p>A column.</p></div><div id="comments"><p>Lori says: hi.</p></div>'
+            '<ol class="commentlist"><li>Tom says: yes.</li></ol><div class="CommentForm">Reply</div></body></html>')
+    text = boilerplate.marked_html(extract.HTMLTree.parse(page), main_content=False)
+    assert "The article." in text and "A column." in text
+    assert not any(comment in text for comment in ("Lori", "Tom", "Reply"))
+
+
 def test_an_article_in_a_container_named_for_comments_is_recovered():
     """Resiliparse drops every element whose class or id names comments, the article too when
     it sits in one ("post has-comments"); with under FALLBACK_MIN_CHARS left, the whole-page
-    pass brings it back (with the comment, which the whole-page pass keeps)."""
+    pass brings it back, without the comment section, which that pass skips too
+    (boilerplate.COMMENT_SECTIONS spares names that only flag a post as having comments)."""
     article = "<p>" + "The council voted to close the old harbour to traffic after the storms. " * 5 + "</p>"
     page = ('<html><body><nav><a href="/">Home</a> | <a href="/news">News</a></nav>'
             f'<div class="post has-comments">{article}</div>'
             '<div class="comments"><h3>3 Comments</h3><p>Lori says: I grew up there.</p></div></body></html>')
     tree = extract.HTMLTree.parse(page)
     assert "harbour" not in extract.extract_plain_text(tree, main_content=True, comments=False)
-    assert extract.extract_main_text(page).startswith("The council voted to close the old harbour")
+    text = extract.extract_main_text(page)
+    assert text.startswith("The council voted to close the old harbour") and "Lori says" not in text
 
 
 def test_bytes_are_decoded_with_the_declared_or_detected_charset():
