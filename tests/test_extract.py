@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import statistics
 import tarfile
 from collections import Counter
@@ -45,7 +46,8 @@ def test_article_kept_navigation_dropped_paragraphs_on_their_own_lines():
     assert "Home" not in text
 
 
-DRAGNET_COMMENTS = "!@#$%^&*()  COMMENTS"  # Dragnet gold: the article, this line, the reader comments
+# Dragnet gold: the article, this line ("!@#$%^&*()  COMMENTS", its spaces and symbols varying), the comments
+DRAGNET_COMMENTS = re.compile(r"!@#[$%^&*()]+\s+COMMENTS")
 
 
 def dragnet_pages_with_comments(limit: int) -> list[tuple[bytes, str, list[str]]]:
@@ -61,8 +63,8 @@ def dragnet_pages_with_comments(limit: int) -> list[tuple[bytes, str, list[str]]
                     files[name.rsplit(".", 1)[0]] = archive.extractfile(member).read()
     found = []
     for stem in sorted(golds):
-        article, _, comments = golds[stem].decode("utf-8", "replace").partition(DRAGNET_COMMENTS)
-        lines = [line.strip() for line in comments.splitlines() if len(line.strip()) >= 60]
+        article, *comments = DRAGNET_COMMENTS.split(golds[stem].decode("utf-8", "replace"), 1)
+        lines = [line.strip() for line in "".join(comments).splitlines() if len(line.strip()) >= 60]
         lines = [line for line in lines if line not in article]
         if len(lines) >= 3 and stem in pages:
             found.append((pages[stem], article, lines))
