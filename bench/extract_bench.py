@@ -15,8 +15,8 @@ Data, from `shared/data/web_html/` (see its README), only sets with human-made g
 - general web pages: CleanEval 2007 (dev + final; pages without a gold file skipped),
   CleanPortalEval, Scrapinghub article-extraction benchmark (gold articleBody),
   htmltotext-benchmark (gold kept comments and forum user names);
-- news articles: L3S-GN1 (gold = headline + full-text text of the annotated copy, each
-  piece of text once) and Dragnet 2012 (gold = text before the `!@#$%^&*()  COMMENTS` line,
+- news articles: L3S-GN1 (gold = headline and full text of the annotated copy, each text
+  node once) and Dragnet 2012 (gold = text before the `!@#$%^&*()  COMMENTS` line,
   whose spaces and symbols vary).
 - Not used: Readability (its "gold" is Readability.js output) and trafilatura's evaluation
   set (used to tune trafilatura, and its gold is partial snippets).
@@ -170,7 +170,7 @@ def l3s_gold(annotated) -> str:
     innermost annotation span. The annotation nests spans: a sentence can sit in ten
     `x-nc-sel2` spans, and the text of every matching span counted it once per level (180
     of the 497 pages' gold was inflated by over 5%, 47 by over 2x); and a span inside the
-    full text can carry another label ("Email this article" marked not content)."""
+    full text can carry another label ("Email article / Print version", not content)."""
     from resiliparse.parse.html import NodeType
 
     texts = []
