@@ -74,6 +74,7 @@ DEFAULT_DATA = [REPO_ROOT.parent / "shared" / "data" / "web_html", Path("/work/s
 # comments were scored as gold until 2026-12-03.
 DRAGNET_COMMENTS = re.compile(r"!@#[$%^&*()]+\s+COMMENTS")
 L3S_GOLD_CLASSES = ("x-nc-sel1", "x-nc-sel2")  # headline, full text (the L3S "content" labels)
+_L3S_GOLD_SPANS = ", ".join(f"span.{name}" for name in L3S_GOLD_CLASSES)
 _L3S_LABEL = re.compile(r"\bx-nc-sel\d\b")
 _TEXT_WRAPPER = re.compile(rb"^\s*<text\b[^>]*>")
 _TEXT_CLOSE = re.compile(rb"</text>\s*$")
@@ -142,7 +143,14 @@ def htmltotext(root: Path):
 
 
 def dragnet(root: Path):
-    """input/<id>.html with GoldStandard/<id>.txt, read from the tar.xz in one sequential pass."""
+    """Dragnet pages with their gold cut where the reader comments start."""
+    for name, data, gold in dragnet_with_comments(root):
+        yield name, data, DRAGNET_COMMENTS.split(gold, 1)[0]
+
+
+def dragnet_with_comments(root: Path):
+    """input/<id>.html with GoldStandard/<id>.txt, read from the tar.xz in one sequential pass;
+    the gold whole: the article, then, on 328 pages, DRAGNET_COMMENTS and the comments."""
     files = {}
     with tarfile.open(root / "dragnet" / "dragnet_data.tar.xz") as archive:
         for member in archive:
@@ -153,7 +161,7 @@ def dragnet(root: Path):
             stem = name.rsplit("/", 1)[1].removesuffix(".html")
             gold = files.get(f"dragnet_data/GoldStandard/{stem}.txt")
             if gold is not None:
-                yield f"{stem}.html", files[name], DRAGNET_COMMENTS.split(decode_gold(gold), 1)[0]
+                yield f"{stem}.html", files[name], decode_gold(gold)
 
 
 def l3s_gn1(root: Path):
@@ -184,7 +192,7 @@ def l3s_gold(annotated) -> str:
                 label = _l3s_label(child)
                 collect(child, gold if label is None else label in L3S_GOLD_CLASSES)
 
-    for span in annotated.body.query_selector_all(", ".join(f"span.{name}" for name in L3S_GOLD_CLASSES)):
+    for span in annotated.body.query_selector_all(_L3S_GOLD_SPANS):
         if not any(_l3s_label(node) in L3S_GOLD_CLASSES for node in _ancestors(span)):  # outermost
             collect(span, True)
     return " ".join(texts)

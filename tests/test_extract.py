@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 import statistics
-import tarfile
+import sys
 from collections import Counter
 
 import pytest
@@ -16,7 +15,10 @@ from corpus_pipeline import boilerplate, extract, ingest
 from corpus_pipeline.config import IngestConfig
 from corpus_pipeline.warc import iter_records
 
-from .conftest import ENGLISH_PAGE, response_record, shared_file
+from .conftest import ENGLISH_PAGE, REPO, response_record, shared_file
+
+sys.path.insert(0, str(REPO / "bench"))
+import extract_bench  # noqa: E402
 
 
 def bag_precision(output: str, gold: str) -> float:
@@ -46,28 +48,16 @@ def test_article_kept_navigation_dropped_paragraphs_on_their_own_lines():
     assert "Home" not in text
 
 
-# Dragnet gold: the article, this line ("!@#$%^&*()  COMMENTS", its spaces and symbols varying), the comments
-DRAGNET_COMMENTS = re.compile(r"!@#[$%^&*()]+\s+COMMENTS")
-
-
 def dragnet_pages_with_comments(limit: int) -> list[tuple[bytes, str, list[str]]]:
     """(html, article gold, comment lines not in the article) of Dragnet pages whose gold has
     at least three comment lines of 60+ characters."""
-    golds, pages = {}, {}
-    with tarfile.open(shared_file("web_html/dragnet/dragnet_data.tar.xz")) as archive:
-        for member in archive:
-            if member.isfile():
-                folder, name = member.name.rsplit("/", 2)[-2:]
-                files = golds if folder == "GoldStandard" else pages if folder == "input" else None
-                if files is not None:
-                    files[name.rsplit(".", 1)[0]] = archive.extractfile(member).read()
     found = []
-    for stem in sorted(golds):
-        article, *comments = DRAGNET_COMMENTS.split(golds[stem].decode("utf-8", "replace"), 1)
+    for _, data, gold in extract_bench.dragnet_with_comments(shared_file("web_html/dragnet").parent):
+        article, *comments = extract_bench.DRAGNET_COMMENTS.split(gold, 1)
         lines = [line.strip() for line in "".join(comments).splitlines() if len(line.strip()) >= 60]
         lines = [line for line in lines if line not in article]
-        if len(lines) >= 3 and stem in pages:
-            found.append((pages[stem], article, lines))
+        if len(lines) >= 3:
+            found.append((data, article, lines))
     return found[:limit]
 
 
