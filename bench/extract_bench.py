@@ -43,9 +43,10 @@ accuracy is:
   blocks or from the whole page's, whichever scores higher against the gold. The gap to
   ours is what a perfect choice of view (the run-time fallback's job) would add.
 
-Also printed for every contender: its F1 after the filter job's repeated-line stage
-(`corpus_pipeline.lines`), with each set's pages standing in for a crawl. It removes the
-template lines that several pages of a site share, which no per-page extractor can see.
+Also printed for every contender: its F1 on the text the filter job writes, with each set's
+pages standing in for a crawl: after fuzzy dedup (the job's rule, without Spark) and then the
+repeated-line stage (`corpus_pipeline.lines`), which removes the template lines that several
+pages of a site share, which no per-page extractor can see.
 
 Usage: python bench/extract_bench.py [--data DIR] [--limit N] [--only NAME,...]
 """
@@ -61,12 +62,14 @@ import sys
 import tarfile
 import time
 from collections import Counter
+from itertools import combinations
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from corpus_pipeline import langid, lines  # noqa: E402
+from corpus_pipeline import dedup, langid, lines  # noqa: E402
+from corpus_pipeline.config import DedupConfig  # noqa: E402
 from corpus_pipeline.extract import extract_main_text  # noqa: E402
 
 DEFAULT_DATA = [REPO_ROOT.parent / "shared" / "data" / "web_html", Path("/work/shared/data/web_html")]
@@ -427,7 +430,7 @@ def main():
             runs = [results[name, method] for name in names]
             every = [score for scores, _, _ in runs for score in scores]
             print(line(f"**{group}**", method, every, sum(r[1] for r in runs), sum(r[2] for r in runs)))
-    print_with_repeated_lines_removed(pages, outputs, methods)
+    print_as_the_job_writes(pages, outputs, methods)
     if scores_ours:
         print_where_the_rest_is(labelled, models)
     print_standalone_speed(pages, {method: methods[method] for method in STANDALONE if method in methods})
@@ -439,22 +442,63 @@ def group_means(per_page: dict[str, list[float]]) -> str:
     return ", ".join(f"{group} {mean(f for name in names for f in per_page[name]):.3f}" for group, names in groups)
 
 
-def print_with_repeated_lines_removed(pages: dict, outputs: dict, methods):
-    """F1 of each contender's output after the filter job's repeated-line stage
-    (`corpus_pipeline.lines`), run over each set's pages as if they were one crawl: a line
-    that several pages hold stays only in the first of them. A page left with no line
-    scores 0; how many are is printed too."""
+def print_as_the_job_writes(pages: dict, outputs: dict, methods):
+    """F1 of each contender's output after the filter job's fuzzy dedup and repeated-line
+    stage, run over each set's pages as if they were one crawl (`as_the_job_writes`). A page
+    left with no line scores 0; how many are, and how many dedup dropped, is printed too."""
     for method in methods:
-        per_page, emptied = {}, 0
+        per_page, dropped, emptied = {}, 0, 0
         for name, rows in pages.items():
-            docs = {f"{i:06d}": text for i, text in enumerate(outputs[name, method])}
-            kept = lines.drop_repeated_lines(docs)
-            emptied += sum(bool(docs[doc_id]) and not kept[doc_id][0] for doc_id in docs)
+            texts = outputs[name, method]
+            written, keepers = as_the_job_writes(texts)
+            dropped += sum(keeper != i for i, keeper in enumerate(keepers))
+            emptied += sum(bool(text) and not kept for text, kept in zip(texts, written))
             fold = fold_for(name)
-            per_page[name] = [bag_of_words_prf(fold(kept[doc_id][0]), fold(gold))[2]
-                              for doc_id, (_, _, gold) in zip(docs, rows)]
-        print(f"F1 with repeated lines removed across each set's pages: {method}: {group_means(per_page)}; "
-              f"{emptied} pages left with no line")
+            per_page[name] = [bag_of_words_prf(fold(kept), fold(gold))[2] for kept, (_, _, gold) in zip(written, rows)]
+        print(f"F1 after the job's dedup and repeated-line stage, each set as one crawl: {method}: "
+              f"{group_means(per_page)}; {dropped} pages dropped as near-duplicates, {emptied} left with no line")
+
+
+def as_the_job_writes(texts: list[str], cfg: DedupConfig = DedupConfig()) -> tuple[list[str], list[int]]:
+    """(per page, the text the filter job holds for it; per page, the index of the page whose
+    document that is). The job's order: fuzzy dedup keeps one page of each cluster of
+    near-duplicates, then the repeated-line stage runs over the pages dedup kept. A page that
+    dedup drops is scored on the text its cluster's keeper ends with: that is the text the
+    corpus holds for it. Run in reverse, as the bench did before 2026-12-03, two copies of
+    one page hollow each other out, which the job never does."""
+    keepers = near_duplicate_keepers(texts, cfg)
+    kept = lines.drop_repeated_lines({i: text for i, text in enumerate(texts) if keepers[i] == i})
+    return [kept[keeper][0] for keeper in keepers], keepers
+
+
+def near_duplicate_keepers(texts: list[str], cfg: DedupConfig) -> list[int]:
+    """Per text, the index of its cluster's keeper under the job's fuzzy-dedup rule
+    (`corpus_pipeline/spark/dedup.py`, mode bands) without Spark: texts sharing a band key
+    are candidates (a bucket over `max_bucket` links its members to its first), a candidate
+    pair at or above the shingle Jaccard threshold is a duplicate, clusters are connected
+    components. The job keeps a cluster's best quality score, then its smallest id; with no
+    scores here, the first page keeps."""
+    a, b = dedup.permutations(cfg.num_hashes, cfg.seed)
+    shingles = [dedup.shingles(text, cfg.ngram) for text in texts]
+    buckets: dict[int, list[int]] = {}
+    for i, ids in enumerate(shingles):
+        for key in (dedup.band_keys(dedup.minhash(ids, a, b), cfg.bands, cfg.rows) if ids else ()):
+            buckets.setdefault(key, []).append(i)
+    keepers = list(range(len(texts)))
+
+    def keeper(i: int) -> int:
+        while keepers[i] != i:
+            i = keepers[i]
+        return i
+
+    for members in buckets.values():
+        pairs = (combinations(members, 2) if len(members) <= cfg.max_bucket
+                 else ((members[0], other) for other in members[1:]))
+        for i, j in pairs:
+            if keeper(i) != keeper(j) and dedup.jaccard(shingles[i], shingles[j]) >= cfg.jaccard_threshold:
+                first, second = sorted((keeper(i), keeper(j)))
+                keepers[second] = first
+    return [keeper(i) for i in range(len(texts))]
 
 
 def print_where_the_rest_is(labelled: dict, models: dict):

@@ -40,3 +40,21 @@ def test_dragnet_gold_stops_at_every_form_of_the_comments_line():
     assert not [name for name, gold in golds.items() if "COMMENTS" in gold and "!@#" in gold]
     assert "Natalia July 31, 2012" not in golds["27.html"]  # its first comment, after "!@#$%^&*() COMMENTS"
     assert golds["27.html"].rstrip().endswith("Paulo")
+
+
+def test_the_jobs_order_keeps_a_page_that_the_set_holds_twice():
+    """CleanEval holds one film review twice (dev and final 60.html, the same bytes). Repeated-
+    line removal alone leaves the second copy empty; the job deduplicates first, so the copy is
+    dropped as a near-duplicate and the corpus holds the review once, whole."""
+    root = shared_file("web_html/cleaneval").parent
+    paths = ("cleaneval-dev/input/60.html", "cleaneval-dev/input/1.html",
+             "cleaneval-final/input/60.html", "cleaneval-final/input/61.html")
+    pages = [extract_bench.cleaneval_html(root / "cleaneval" / path) for path in paths]
+    texts = [extract_bench.extract_main_text(page) for page in pages]
+    assert texts[0] == texts[2] and len(texts[0]) > 5000 and texts[1] != texts[3]
+
+    written, keepers = extract_bench.as_the_job_writes(texts)
+
+    assert keepers == [0, 1, 0, 3]
+    assert written[2] == written[0] == texts[0]  # the review's lines are on no other page
+    assert extract_bench.lines.drop_repeated_lines(dict(enumerate(texts)))[2] == ("", texts[0].count("\n") + 1)
