@@ -478,11 +478,13 @@ def near_duplicate_keepers(texts: list[str], cfg: DedupConfig) -> list[int]:
     pair at or above the shingle Jaccard threshold is a duplicate, clusters are connected
     components. The job keeps a cluster's best quality score, then its smallest id; with no
     scores here, the first page keeps."""
-    a, b = dedup.permutations(cfg.num_hashes, cfg.seed)
-    shingles = [dedup.shingles(text, cfg.ngram) for text in texts]
+    shingles, band_keys = [], []
+    for ids, keys in map(dedup.signer(cfg), texts):
+        shingles.append(ids)
+        band_keys.append(keys)
     buckets: dict[int, list[int]] = {}
-    for i, ids in enumerate(shingles):
-        for key in (dedup.band_keys(dedup.minhash(ids, a, b), cfg.bands, cfg.rows) if ids else ()):
+    for i, keys in enumerate(band_keys):
+        for key in keys:
             buckets.setdefault(key, []).append(i)
     keepers = list(range(len(texts)))
 

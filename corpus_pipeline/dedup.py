@@ -50,6 +50,18 @@ def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[int]:
             for i in range(bands)]
 
 
+def signer(cfg):
+    """text -> (its shingles, its band keys) under a DedupConfig's settings; a text without
+    words has neither. The Spark job and `bench/extract_bench.py` sign texts with it."""
+    a, b = permutations(cfg.num_hashes, cfg.seed)
+
+    def sign(text: str | None) -> tuple[list[int], list[int]]:
+        ids = shingles(text or "", cfg.ngram)
+        return (ids, band_keys(minhash(ids, a, b), cfg.bands, cfg.rows)) if ids else ([], [])
+
+    return sign
+
+
 def jaccard(a, b) -> float:
     a, b = set(a), set(b)
     return len(a & b) / len(a | b) if a or b else 0.0

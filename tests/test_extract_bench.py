@@ -1,5 +1,5 @@
-"""The extraction bench's gold readers (bench/extract_bench.py), on the real gold sets: a
-figure is only as good as the gold it is scored against."""
+"""The extraction bench (bench/extract_bench.py) on the real gold sets: its gold readers (a
+figure is only as good as the gold it is scored against) and its model of the job's order."""
 from __future__ import annotations
 
 import sys
@@ -7,6 +7,9 @@ from collections import Counter
 
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
+
+from corpus_pipeline import lines
+from corpus_pipeline.extract import extract_main_text
 
 from .conftest import REPO, shared_file
 
@@ -50,11 +53,11 @@ def test_the_jobs_order_keeps_a_page_that_the_set_holds_twice():
     paths = ("cleaneval-dev/input/60.html", "cleaneval-dev/input/1.html",
              "cleaneval-final/input/60.html", "cleaneval-final/input/61.html")
     pages = [extract_bench.cleaneval_html(root / "cleaneval" / path) for path in paths]
-    texts = [extract_bench.extract_main_text(page) for page in pages]
+    texts = [extract_main_text(page) for page in pages]
     assert texts[0] == texts[2] and len(texts[0]) > 5000 and texts[1] != texts[3]
 
     written, keepers = extract_bench.as_the_job_writes(texts)
 
     assert keepers == [0, 1, 0, 3]
     assert written[2] == written[0] == texts[0]  # the review's lines are on no other page
-    assert extract_bench.lines.drop_repeated_lines(dict(enumerate(texts)))[2] == ("", texts[0].count("\n") + 1)
+    assert lines.drop_repeated_lines(dict(enumerate(texts)))[2] == ("", texts[0].count("\n") + 1)

@@ -44,15 +44,7 @@ def graph_nodes(targets, references):
 
 
 def signature_udf(cfg: DedupConfig):
-    a, b = dedup.permutations(cfg.num_hashes, cfg.seed)
-
-    def signature(text):
-        ids = dedup.shingles(text or "", cfg.ngram)
-        if not ids:
-            return [], []
-        return ids, dedup.band_keys(dedup.minhash(ids, a, b), cfg.bands, cfg.rows)
-
-    return F.udf(signature, SIGNATURE)
+    return F.udf(dedup.signer(cfg), SIGNATURE)
 
 
 def banded_candidates(signed, cfg: DedupConfig):
