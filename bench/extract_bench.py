@@ -268,11 +268,9 @@ def _decoded(data: bytes) -> str:
 def resiliparse_without_comments(data: bytes) -> str:
     """Resiliparse's main-content mode told to drop comment sections, as ours asks it: what
     that option alone does, before our block classifier."""
-    from resiliparse.parse.html import HTMLTree
+    from corpus_pipeline.extract import parse_html, resiliparse_main_text
 
-    from corpus_pipeline.extract import resiliparse_main_text
-
-    return resiliparse_main_text(HTMLTree.parse(_decoded(data)), comments=False)
+    return resiliparse_main_text(parse_html(_decoded(data)), comments=False)
 
 
 def trafilatura_extractor(**options):

@@ -23,7 +23,6 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 
 import extract_bench  # noqa: E402
-from resiliparse.parse.html import HTMLTree  # noqa: E402
 
 from corpus_pipeline import boilerplate, extract, langid  # noqa: E402
 from corpus_pipeline.config import IngestConfig  # noqa: E402
@@ -45,7 +44,7 @@ def timed_steps(data: bytes, model, cfg: IngestConfig, seconds: Counter):
     lap("decoding")
     extract.check_bounds(html, cfg.max_html_chars, cfg.max_html_depth)
     lap("size and depth caps")
-    tree = HTMLTree.parse(html)
+    tree = extract.parse_html(html)
     lap("Resiliparse parse")
     marked = boilerplate.marked_html(tree)
     lap("Resiliparse main-content pass")

@@ -39,8 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import extract_bench as bench  # noqa: E402
 
 from corpus_pipeline import boilerplate  # noqa: E402
-from corpus_pipeline.extract import decode_html  # noqa: E402
-from resiliparse.parse.html import HTMLTree  # noqa: E402
+from corpus_pipeline.extract import decode_html, parse_html  # noqa: E402
 
 LABEL_MIN_PRECISION = 0.5
 REGULARISATION_C = 1.0
@@ -62,7 +61,7 @@ def labelled_pages(pages: dict[str, list]) -> dict[str, list]:
 
 def labelled_page(row, fold):
     _, data, gold = row
-    tree = HTMLTree.parse(decode_html(data)[0])
+    tree = parse_html(decode_html(data)[0])
     return gold, fold, [labelled_blocks(boilerplate.page_blocks(tree, main), gold, fold) for main in (True, False)]
 
 

@@ -151,6 +151,28 @@ def test_on_real_pages_it_removes_what_resiliparse_keeps():
     assert statistics.mean(ours) > statistics.mean(theirs)
 
 
+@pytest.mark.parametrize("cut", [
+    b"<title>Harbour history",  # the head cut short after the title's text
+    b'<title>Harbour history</titlevalue="true" -->',  # a misspelt end tag
+])
+def test_a_title_never_closed_does_not_swallow_the_page(cut):
+    page = ENGLISH_PAGE.replace(b"<title>Harbour history</title>", cut)
+    assert not extract.resiliparse_main_text(extract.HTMLTree.parse(page.decode()))  # the browser's reading
+    assert extract.extract_main_text(page) == extract.extract_main_text(ENGLISH_PAGE)
+    assert extract.parse_html(page.decode()).title == "Harbour history"
+
+
+def test_real_pages_with_a_title_never_closed_keep_their_article():
+    """L3S-GN1 news pages (2008): one whose crawl lost the end of the head, one whose
+    `</title>` is misspelt. Each gives nothing without the repair."""
+    folder = next(shared_file("web_html/l3s-gn1").glob("L3S-GN1-*")) / "original"
+    for page, opening in (("082e02bd-40d9-40d2-9ab5-61cac83db2c1", "HONOLULU _ South Korean golfer Choi Kyung-ju"),
+                          ("cb5cb16c-9a2e-4a00-9480-43cb90faac9d", "President Bush is urging OPEC nations")):
+        html = extract.decode_html((folder / f"{page}.html").read_bytes())[0]
+        assert not extract.resiliparse_main_text(extract.HTMLTree.parse(html))
+        assert opening in extract.extract_main_text(html)
+
+
 def test_unknown_method_is_an_error():
     with pytest.raises(ValueError, match="unknown extraction method"):
         extract.extract_main_text(ENGLISH_PAGE, method="regex")

@@ -69,7 +69,7 @@ def test_sample_rerun_is_byte_identical(sample_build):
     assert {k: v for k, v in now.items() if k != "manifest.json"} == {
         k: v for k, v in digest.items() if k != "manifest.json"}
     assert sorted(digest) == ["documents/part-00000.parquet", "documents/part-00001.parquet", "manifest.json"]
-    assert "corpus-pipeline mix: 97 documents, 154,176 tokens in 2 files" in stdout
+    assert "corpus-pipeline mix: 97 documents, 154,152 tokens in 2 files" in stdout
 
 
 def test_sample_mixture_contract_and_exact_draw(spark, sample_build):
@@ -84,11 +84,11 @@ def test_sample_mixture_contract_and_exact_draw(spark, sample_build):
     plan = mix.plan_mixture(cfg, {name: sum(t for _, t in ds) for name, ds in by_dataset.items()})
     expected = mix.draw_reference(plan, by_dataset)
     assert [(r["dataset"], r["id"], r["epoch"], r["tokens"]) for r in rows] == expected
-    # Sample figures (82 CC documents, 112,342 tokens; 32 other, 41,178): 0.83 and 1.47 epochs.
+    # Sample figures (82 CC documents, 112,331 tokens; 32 other, 41,165): 0.83 and 1.47 epochs.
     cc, other = manifest["datasets"]
-    assert (cc["docs_available"], cc["tokens_available"], cc["full_passes"]) == (82, 112_342, 0)
-    assert (other["docs_available"], other["tokens_available"], other["full_passes"]) == (32, 41_178, 1)
-    assert other["by_epoch"][0] == {"epoch": 0, "docs": 32, "tokens": 41_178}  # a full pass: every doc once
+    assert (cc["docs_available"], cc["tokens_available"], cc["full_passes"]) == (82, 112_331, 0)
+    assert (other["docs_available"], other["tokens_available"], other["full_passes"]) == (32, 41_165, 1)
+    assert other["by_epoch"][0] == {"epoch": 0, "docs": 32, "tokens": 41_165}  # a full pass: every doc once
     assert manifest["docs"] == len(rows) and manifest["files"] == 2
     # File i holds positions [i n / 2, (i + 1) n / 2), in order (the pack stage's input).
     for i, part in enumerate(sorted((out / "documents").glob("part-*.parquet"))):
