@@ -476,12 +476,9 @@ def near_duplicate_keepers(texts: list[str], cfg: DedupConfig) -> list[int]:
     pair at or above the shingle Jaccard threshold is a duplicate, clusters are connected
     components. The job keeps a cluster's best quality score, then its smallest id; with no
     scores here, the first page keeps."""
-    shingles, band_keys = [], []
-    for ids, keys in map(dedup.signer(cfg), texts):
-        shingles.append(ids)
-        band_keys.append(keys)
+    signed = list(map(dedup.signer(cfg), texts))
     buckets: dict[int, list[int]] = {}
-    for i, keys in enumerate(band_keys):
+    for i, (_, keys) in enumerate(signed):
         for key in keys:
             buckets.setdefault(key, []).append(i)
     keepers = list(range(len(texts)))
@@ -495,8 +492,8 @@ def near_duplicate_keepers(texts: list[str], cfg: DedupConfig) -> list[int]:
         pairs = (combinations(members, 2) if len(members) <= cfg.max_bucket
                  else ((members[0], other) for other in members[1:]))
         for i, j in pairs:
-            if keeper(i) != keeper(j) and dedup.jaccard(shingles[i], shingles[j]) >= cfg.jaccard_threshold:
-                first, second = sorted((keeper(i), keeper(j)))
+            first, second = sorted((keeper(i), keeper(j)))
+            if first != second and dedup.jaccard(signed[i][0], signed[j][0]) >= cfg.jaccard_threshold:
                 keepers[second] = first
     return [keeper(i) for i in range(len(texts))]
 
