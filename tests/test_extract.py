@@ -121,6 +121,25 @@ def test_an_article_in_a_container_named_for_comments_is_recovered():
     assert text.startswith("The council voted to close the old harbour") and "Lori says" not in text
 
 
+@pytest.mark.parametrize("container", [
+    '<div><div><div class="share_wrapper">',  # InfoWorld (8 Dragnet pages): the social-widget rule
+    '<div class="post permalink">',  # Gawker Media's blogs (11 Dragnet pages): the skip-link rule
+])
+def test_an_article_in_a_container_resiliparse_takes_for_a_widget_is_recovered(container):
+    """Resiliparse's main-content mode (2.0.1) drops an element by its class alone, however much
+    text it holds: a class word "share" or "share_..." inside two or more elements of <body>, or
+    "permalink" at any depth. On the Dragnet pages of those two publishers that drops the article; what is left
+    there (a sidebar of 300 characters or more) keeps the fallback from firing, so those pages
+    score low (README, "Where the loss lies"). Where little is left, the whole-page pass brings
+    the article back."""
+    article = "<p>" + "The council voted to close the old harbour to traffic after the storms. " * 5 + "</p>"
+    page = (f'<html><body><nav><a href="/">Home</a> | <a href="/news">News</a></nav>{container}{article}'
+            f'{"</div>" * container.count("<div")}<ul><li><a href="/a">Related: the new pier</a></li></ul></body></html>')
+    tree = extract.HTMLTree.parse(page)
+    assert "harbour" not in extract.extract_plain_text(tree, main_content=True, comments=False)
+    assert extract.extract_main_text(page).startswith("The council voted to close the old harbour")
+
+
 def test_bytes_are_decoded_with_the_declared_or_detected_charset():
     page = ENGLISH_PAGE.replace(b"quiet place", "quiet café place".encode("cp1252"))
     assert "café" in extract.extract_main_text(page)
