@@ -2,10 +2,11 @@
 
 The steps are those of `extract.extract_main_text` (method "blocks") and of ingest's language
 ID after it, called one by one with `time.process_time` around each: decoding, the size and
-depth caps, Resiliparse's parse, its main-content pass (minimal HTML with links, comment
-sections dropped), splitting the blocks, their features, the selection, the whole-page
-fallback (on the pages that need it), and `langid.identify`. The shipped block model is used
-(not the held-out ones of extract_bench.py: cost does not depend on the weights).
+depth caps, Resiliparse's parse, widget class words taken off large elements, its
+main-content pass (minimal HTML with links, comment sections dropped), splitting the blocks,
+their features, the selection, the whole-page fallback (on the pages that need it), and
+`langid.identify`. The shipped block model is used (not the held-out ones of
+extract_bench.py: cost does not depend on the weights).
 
 Data: the six human-gold sets of bench/extract_bench.py (2,417 pages, none of them CC).
 Usage: python bench/extract_steps.py [--data DIR] [--passes N]
@@ -46,6 +47,8 @@ def timed_steps(data: bytes, model, cfg: IngestConfig, seconds: Counter):
     lap("size and depth caps")
     tree = extract.parse_html(html)
     lap("Resiliparse parse")
+    boilerplate.unhide_large_widgets(tree)
+    lap("widget classes off large elements")
     marked = boilerplate.marked_html(tree)
     lap("Resiliparse main-content pass")
     blocks = boilerplate.parse_blocks(marked)

@@ -74,8 +74,27 @@ COMMENT_SECTIONS = ("[class*=comment i]" + "".join(f":not([class*={name} i])" fo
                     "[id*=comment i]:not([id*=commentar i])")
 
 
+# Resiliparse's main-content mode (2.0.1) drops any element whose class names a social widget
+# ("share", "twitter", ...) or a skip link ("permalink", "pagination", ...), whatever it holds.
+# On Dragnet that drops whole articles: InfoWorld's <div class="share_wrapper"> and Gawker
+# Media's <div class="post permalink">. So such class words are taken off an element that
+# holds WIDGET_MAX_CHARS or more, which no widget or link does. The words are those rules';
+# a class word counts when one of its "-" or "_" parts is one of them.
+WIDGET_WORDS = frozenset("""
+social share sharing syndication newsletter follow email like likes feedback engagement facebook
+twitter subscribe skip scroll next prev previous permalink pagination
+""".split())
+WIDGET_MAX_CHARS = 500
+# Substrings covering every word, for a CSS query that Resiliparse runs in C.
+_WIDGET_SELECTOR = ",".join(f"[class*={word} i]" for word in sorted(WIDGET_WORDS - {"sharing", "likes", "previous"}))
+_WORD_PARTS = re.compile(r"[-_]+")
+
+
 def page_blocks(tree, main_content: bool = True) -> list[tuple[int, str, int]]:
-    """(kind, text, link characters) of each block Resiliparse renders for the page."""
+    """(kind, text, link characters) of each block Resiliparse renders for the page. The
+    main-content view first takes widget class words off large elements (changing `tree`)."""
+    if main_content:
+        unhide_large_widgets(tree)
     return parse_blocks(marked_html(tree, main_content))
 
 
@@ -88,6 +107,18 @@ def marked_html(tree, main_content: bool = True) -> str:
     return extract_plain_text(tree, preserve_formatting="minimal_html", main_content=main_content,
                               links=True, list_bullets=False, alt_texts=False, comments=False,
                               skip_elements=None if main_content else COMMENT_SECTIONS)
+
+
+def unhide_large_widgets(tree):
+    """Take widget class words (WIDGET_WORDS) off every element of the page that holds
+    WIDGET_MAX_CHARS or more, so that Resiliparse's main-content mode keeps it."""
+    if tree.body is None:
+        return
+    for element in tree.body.query_selector_all(_WIDGET_SELECTOR).values():  # iterating the list itself is 4x slower
+        words = element.class_name.split()
+        kept = [word for word in words if WIDGET_WORDS.isdisjoint(_WORD_PARTS.split(word.lower()))]
+        if len(kept) < len(words) and len(element.text) >= WIDGET_MAX_CHARS:
+            element.setattr("class", " ".join(kept))
 
 
 def parse_blocks(marked: str) -> list[tuple[int, str, int]]:

@@ -21,9 +21,9 @@ SAMPLE_FILES = inputs.expand([str(SAMPLE)])
 # Ingest outcomes of the bundled sample with conf/filter.yaml but no quality model (the
 # same counts, file by file, as tests/test_ingest.py asserts on the originals in shared/data).
 SAMPLE_STATS = {
-    "records_read": 311, "kept": 114,
-    "dropped": {"empty_text": 7, "http_status": 11, "language": 38, "not_html": 7, "not_response": 72,
-                "too_short": 60, "truncated": 2},
+    "records_read": 311, "kept": 116,
+    "dropped": {"empty_text": 7, "http_status": 11, "language": 41, "not_html": 7, "not_response": 72,
+                "too_short": 55, "truncated": 2},
     "files": {"read": 6, "failed": {}},
     "shards": {"total": 6, "processed": 6, "reused": 0, "rows": 311},
     "quality": None,
@@ -74,8 +74,8 @@ def test_document_schema(spark, sample_run):
     assert set(documents.columns) >= {"id", "url", "crawl", "warc_date", "source", "text", "lang", "lang_score",
                                       "payload_bytes", "text_chars", "warc_record_id"}
     crawls = collections.Counter(r.crawl for r in documents.select("crawl").collect())
-    assert crawls == {"CC-ARC": 58, "CC-MAIN-2016-50": 23, "CC-MAIN-2020-34": 1,
-                      "GREENWASHING-SAMPLE-IA": 10, None: 22}
+    assert crawls == {"CC-ARC": 59, "CC-MAIN-2016-50": 23, "CC-MAIN-2020-34": 1,
+                      "GREENWASHING-SAMPLE-IA": 11, None: 22}
 
 
 def test_dedup_in_the_filter_removes_the_sample_near_duplicates(spark, tmp_path):
@@ -83,8 +83,8 @@ def test_dedup_in_the_filter_removes_the_sample_near_duplicates(spark, tmp_path)
     several URLs, and Omya pages captured twice by the Wayback Machine."""
     out = tmp_path / "out"
     stats = run_filter(spark, filter_config(out, dedup=True), SAMPLE_FILES)
-    assert (stats["kept"], stats["dropped"]["duplicate"]) == (108, 6)
-    assert stats["dedup"]["docs"] == 114 and stats["dedup"]["verified_pairs"] == 8
+    assert (stats["kept"], stats["dropped"]["duplicate"]) == (110, 6)
+    assert stats["dedup"]["docs"] == 116 and stats["dedup"]["verified_pairs"] == 8
     kept = {r.id: r.url for r in spark.read.parquet(str(out / "documents")).collect()}
     removed = spark.read.parquet(str(out / "dropped")).filter("reason = 'duplicate'").collect()
     assert all(r.duplicate_of in kept for r in removed)
@@ -139,7 +139,7 @@ def test_spark_submit_default_run_prints_summary(tmp_path):
     stats = json.loads((out / "stats.json").read_text())
     assert stats["quality"]["model_version"] == json.loads((REPO / "models/quality/manifest.json").read_text())[
         "model_version"]
-    assert (stats["kept"], stats["dropped"]["quality"]) == (7, 107)
+    assert (stats["kept"], stats["dropped"]["quality"]) == (8, 108)
     assert stats["kept"] + stats["dropped"]["quality"] == SAMPLE_STATS["kept"]
 
 

@@ -133,13 +133,14 @@ REAL_COUNTS = {
     "warc/cc/CC-MAIN-2014-35_node-warc-fixture.warc.wet": {"not_response": 1, None: 3},
     "warc/cc/CC-MAIN-2016-50_harwell-filter_test_1.warc.wet.gz": {"not_response": 1, "language": 2, None: 23},
     "warc/cc/CC-2008_copycat-small-sample-1213893279526_0.arc":
-        {"not_response": 1, "not_html": 6, "http_status": 11, "empty_text": 6, "too_short": 23, "language": 12,
-         None: 58},
+        {"not_response": 1, "not_html": 6, "http_status": 11, "empty_text": 6, "too_short": 20, "language": 14,
+         None: 59},
     "warc/non_cc/IA-2008_heritrix-IAH-20080430204825-00000-blackbook.warc.gz":
-        {"not_response": 523, "not_html": 158, "http_status": 47, "empty_text": 1, "too_short": 19, None: 74},
+        {"not_response": 523, "not_html": 158, "http_status": 47, "empty_text": 1, "too_short": 13, "language": 1,
+        None: 79},
     "warc/non_cc/wget-2024_dolma-sample-0000.warc.gz": {"not_response": 26, None: 22},
     "warc/non_cc/wayback-2010_cdx-toolkit-extract.warc.gz":
-        {"not_response": 1, "language": 17, "too_short": 28, "empty_text": 1, None: 10},
+        {"not_response": 1, "language": 18, "too_short": 26, "empty_text": 1, None: 11},
 }
 
 

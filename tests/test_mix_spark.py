@@ -69,7 +69,7 @@ def test_sample_rerun_is_byte_identical(sample_build):
     assert {k: v for k, v in now.items() if k != "manifest.json"} == {
         k: v for k, v in digest.items() if k != "manifest.json"}
     assert sorted(digest) == ["documents/part-00000.parquet", "documents/part-00001.parquet", "manifest.json"]
-    assert "corpus-pipeline mix: 97 documents, 154,152 tokens in 2 files" in stdout
+    assert "corpus-pipeline mix: 98 documents, 156,133 tokens in 2 files" in stdout
 
 
 def test_sample_mixture_contract_and_exact_draw(spark, sample_build):
@@ -84,11 +84,11 @@ def test_sample_mixture_contract_and_exact_draw(spark, sample_build):
     plan = mix.plan_mixture(cfg, {name: sum(t for _, t in ds) for name, ds in by_dataset.items()})
     expected = mix.draw_reference(plan, by_dataset)
     assert [(r["dataset"], r["id"], r["epoch"], r["tokens"]) for r in rows] == expected
-    # Sample figures (82 CC documents, 112,331 tokens; 32 other, 41,165): 0.83 and 1.47 epochs.
+    # Sample figures (83 CC documents, 115,493 tokens; 33 other, 42,012): 0.83 and 1.43 epochs.
     cc, other = manifest["datasets"]
-    assert (cc["docs_available"], cc["tokens_available"], cc["full_passes"]) == (82, 112_331, 0)
-    assert (other["docs_available"], other["tokens_available"], other["full_passes"]) == (32, 41_165, 1)
-    assert other["by_epoch"][0] == {"epoch": 0, "docs": 32, "tokens": 41_165}  # a full pass: every doc once
+    assert (cc["docs_available"], cc["tokens_available"], cc["full_passes"]) == (83, 115_493, 0)
+    assert (other["docs_available"], other["tokens_available"], other["full_passes"]) == (33, 42_012, 1)
+    assert other["by_epoch"][0] == {"epoch": 0, "docs": 33, "tokens": 42_012}  # a full pass: every doc once
     assert manifest["docs"] == len(rows) and manifest["files"] == 2
     # File i holds positions [i n / 2, (i + 1) n / 2), in order (the pack stage's input).
     for i, part in enumerate(sorted((out / "documents").glob("part-*.parquet"))):
@@ -143,14 +143,14 @@ def shared_build(spark, tmp_path_factory):
 def test_shared_data_mixture(shared_build):
     manifest, rows = shared_build
     by_name = {d["name"]: d for d in manifest["datasets"]}
-    # Measured with the GPT-2 tokenizer: 114 ingested sample pages, 4,724 WebText
+    # Measured with the GPT-2 tokenizer: 116 ingested sample pages, 4,724 WebText
     # snippets (291,519 tokens), 60 WikiText-2 articles (207,911 tokens).
     assert (by_name["webtext"]["docs_available"], by_name["webtext"]["tokens_available"]) == (4724, 291_519)
     assert (by_name["wikitext"]["docs_available"], by_name["wikitext"]["tokens_available"]) == (60, 207_911)
-    assert by_name["common_crawl"]["docs_available"] == 114
+    assert by_name["common_crawl"]["docs_available"] == 116
     cc = by_name["common_crawl"]
     assert cc["full_passes"] == 1 and [e["epoch"] for e in cc["by_epoch"]] == [0, 1]
-    assert cc["by_epoch"][0]["docs"] == 114  # first pass: every CC document exactly once
+    assert cc["by_epoch"][0]["docs"] == 116  # first pass: every CC document exactly once
     assert_shares_match_weights(manifest)
     # Without replacement inside a pass: (dataset, epoch, id) never repeats.
     assert max(Counter((r["dataset"], r["epoch"], r["id"]) for r in rows).values()) == 1

@@ -46,7 +46,7 @@ def test_manifest_records_sources_parameters_and_metrics(trained, small_config):
     with open(f"{folder}/manifest.json") as fh:
         assert json.load(fh) == manifest
     docs = {s["name"]: s["docs"] for s in manifest["sources"]}
-    assert docs == {"webtext": 600, "wikipedia": 106, "wikitext": 60, "books": 300, "cc_warc": 93, "cc_dolma": 670}
+    assert docs == {"webtext": 600, "wikipedia": 106, "wikitext": 60, "books": 300, "cc_warc": 94, "cc_dolma": 670}
     assert all(len(s["fingerprint"]) == 16 for s in manifest["sources"])
     metrics = manifest["validation"]
     assert metrics["docs"] == sum(s["validation"] for s in manifest["sources"])
@@ -109,7 +109,7 @@ def test_filter_job_tags_then_selects(spark, trained, tmp_path):
     stats = run_filter(spark, cfg, inputs.expand([str(SAMPLE)]))
     assert stats["quality"] == {"model": folder, "model_version": manifest["model_version"], "alpha": 9.0,
                                 "seed": 1234}
-    assert stats["records_read"] == 311 and stats["kept"] + stats["dropped"]["quality"] == 114
+    assert stats["records_read"] == 311 and stats["kept"] + stats["dropped"]["quality"] == 116
     docs = spark.read.parquet(str(tmp_path / "out" / "documents"))
     dropped = spark.read.parquet(str(tmp_path / "out" / "dropped")).filter(F.col("reason") == "quality")
     assert all(r.quality_u < (2 - r.quality_score) ** -9.0 for r in docs.collect())
