@@ -14,8 +14,9 @@ Dragnet, at a cost of a few hundred microseconds a page.
 The weights ship as `boilerplate_model.json` (a few kilobytes), written by
 `bench/train_boilerplate.py` from six human-gold extraction datasets (general web pages
 and news), each weighing the same.
-The cost is Resiliparse's (parse and main-content pass) plus ~0.6 ms of Python a page
-(about a quarter of the whole; bench/extract_steps.py, README "Extraction accuracy and cost").
+The cost is Resiliparse's (parse, a CSS query for widget classes, main-content pass) plus
+~0.5 ms of Python a page (about a quarter of the whole; bench/extract_steps.py, README
+"Extraction accuracy and cost").
 """
 from __future__ import annotations
 
@@ -78,13 +79,13 @@ COMMENT_SECTIONS = ("[class*=comment i]" + "".join(f":not([class*={name} i])" fo
 # ("share", "twitter", ...) or a skip link ("permalink", "pagination", ...), whatever it holds.
 # On Dragnet that drops whole articles: InfoWorld's <div class="share_wrapper"> and Gawker
 # Media's <div class="post permalink">. So such class words are taken off an element that
-# holds WIDGET_MAX_CHARS or more, which no widget or link does. The words are those rules';
+# holds UNHIDE_MIN_CHARS or more, which no widget or link does. The words are those rules';
 # a class word counts when one of its "-" or "_" parts is one of them.
 WIDGET_WORDS = frozenset("""
 social share sharing syndication newsletter follow email like likes feedback engagement facebook
 twitter subscribe skip scroll next prev previous permalink pagination
 """.split())
-WIDGET_MAX_CHARS = 500
+UNHIDE_MIN_CHARS = 500
 # Substrings covering every word, for a CSS query that Resiliparse runs in C.
 _WIDGET_SELECTOR = ",".join(f"[class*={word} i]" for word in sorted(WIDGET_WORDS - {"sharing", "likes", "previous"}))
 _WORD_PARTS = re.compile(r"[-_]+")
@@ -111,13 +112,14 @@ def marked_html(tree, main_content: bool = True) -> str:
 
 def unhide_large_widgets(tree):
     """Take widget class words (WIDGET_WORDS) off every element of the page that holds
-    WIDGET_MAX_CHARS or more, so that Resiliparse's main-content mode keeps it."""
+    UNHIDE_MIN_CHARS or more, so that Resiliparse's main-content mode keeps it."""
     if tree.body is None:
         return
-    for element in tree.body.query_selector_all(_WIDGET_SELECTOR).values():  # iterating the list itself is 4x slower
+    # .values(): iterating the node list itself is about four times slower.
+    for element in tree.body.query_selector_all(_WIDGET_SELECTOR).values():
         words = element.class_name.split()
         kept = [word for word in words if WIDGET_WORDS.isdisjoint(_WORD_PARTS.split(word.lower()))]
-        if len(kept) < len(words) and len(element.text) >= WIDGET_MAX_CHARS:
+        if len(kept) < len(words) and len(element.text) >= UNHIDE_MIN_CHARS:
             element.setattr("class", " ".join(kept))
 
 

@@ -128,12 +128,12 @@ def test_an_article_in_a_container_named_for_comments_is_recovered():
 def test_an_article_in_a_container_resiliparse_takes_for_a_widget_is_kept(container):
     """Resiliparse's main-content mode (2.0.1) drops an element by its class alone, however much
     text it holds: a class word "share" or "share_..." inside two or more elements of <body>, or
-    "permalink" at any depth. Ours takes such words off elements of WIDGET_MAX_CHARS or more, so
+    "permalink" at any depth. Ours takes such words off elements of UNHIDE_MIN_CHARS or more, so
     the article stays, even beside a sidebar long enough to keep the fallback from firing."""
     article = "<p>" + "The council voted to close the old harbour to traffic after the storms. " * 5 + "</p>"
-    sidebar = "<ul>" + "".join(f'<li><a href="/{i}">Most read: the new pier, part {i}</a></li>' for i in range(12)) + "</ul>"
+    sidebar = "".join(f'<li><a href="/{i}">Most read: the new pier, part {i}</a></li>' for i in range(12))
     page = (f'<html><body><nav><a href="/">Home</a> | <a href="/news">News</a></nav>{container}{article}'
-            f'{"</div>" * container.count("<div")}<aside>{sidebar}</aside></body></html>')
+            f'{"</div>" * container.count("<div")}<aside><ul>{sidebar}</ul></aside></body></html>')
     assert "harbour" not in extract.extract_plain_text(extract.HTMLTree.parse(page), main_content=True, comments=False)
     assert extract.extract_main_text(page).startswith("The council voted to close the old harbour")
 
