@@ -21,6 +21,10 @@ sys.path.insert(0, str(REPO / "bench"))
 import extract_bench  # noqa: E402
 
 
+# A short made-up article, in one paragraph of 360 characters.
+ARTICLE = "<p>" + "The council voted to close the old harbour to traffic after the storms. " * 5 + "</p>"
+
+
 def bag_precision(output: str, gold: str) -> float:
     got, want = Counter(output.lower().split()), Counter(gold.lower().split())
     return sum((got & want).values()) / max(sum(got.values()), 1)
@@ -111,9 +115,8 @@ def test_an_article_in_a_container_named_for_comments_is_recovered():
     it sits in one ("post has-comments"); with under FALLBACK_MIN_CHARS left, the whole-page
     pass brings it back, without the comment section, which that pass skips too
     (boilerplate.COMMENT_SECTIONS spares names that only flag a post as having comments)."""
-    article = "<p>" + "The council voted to close the old harbour to traffic after the storms. " * 5 + "</p>"
     page = ('<html><body><nav><a href="/">Home</a> | <a href="/news">News</a></nav>'
-            f'<div class="post has-comments">{article}</div>'
+            f'<div class="post has-comments">{ARTICLE}</div>'
             '<div class="comments"><h3>3 Comments</h3><p>Lori says: I grew up there.</p></div></body></html>')
     tree = extract.HTMLTree.parse(page)
     assert "harbour" not in extract.extract_plain_text(tree, main_content=True, comments=False)
@@ -130,9 +133,8 @@ def test_an_article_in_a_container_resiliparse_takes_for_a_widget_is_kept(contai
     text it holds: a class word "share" or "share_..." inside two or more elements of <body>, or
     "permalink" at any depth. Ours takes such words off elements of UNHIDE_MIN_CHARS or more, so
     the article stays, even beside a sidebar long enough to keep the fallback from firing."""
-    article = "<p>" + "The council voted to close the old harbour to traffic after the storms. " * 5 + "</p>"
     sidebar = "".join(f'<li><a href="/{i}">Most read: the new pier, part {i}</a></li>' for i in range(12))
-    page = (f'<html><body><nav><a href="/">Home</a> | <a href="/news">News</a></nav>{container}{article}'
+    page = (f'<html><body><nav><a href="/">Home</a> | <a href="/news">News</a></nav>{container}{ARTICLE}'
             f'{"</div>" * container.count("<div")}<aside><ul>{sidebar}</ul></aside></body></html>')
     assert "harbour" not in extract.extract_plain_text(extract.HTMLTree.parse(page), main_content=True, comments=False)
     assert extract.extract_main_text(page).startswith("The council voted to close the old harbour")
@@ -142,8 +144,7 @@ def test_real_widgets_are_still_dropped():
     """Small elements with widget classes keep their class words, so Resiliparse drops them."""
     widgets = ('<div><div><div class="share-buttons"><a href="/s">Share on Twitter</a> <a href="/f">Share on '
                'Facebook</a></div><div class="pagination"><a href="/2">Next page</a></div></div></div>')
-    article = "<p>" + "The council voted to close the old harbour to traffic after the storms. " * 5 + "</p>"
-    tree = extract.HTMLTree.parse(f"<html><body><div><div>{article}</div>{widgets}</div></body></html>")
+    tree = extract.HTMLTree.parse(f"<html><body><div><div>{ARTICLE}</div>{widgets}</div></body></html>")
     text = " ".join(block for _, block, _ in boilerplate.page_blocks(tree))
     assert "harbour" in text and "Share on" not in text and "Next page" not in text
 
