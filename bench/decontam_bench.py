@@ -74,7 +74,7 @@ def decontam_config(names=None) -> config.DecontamConfig:
 
 
 def overlap():
-    from jobs.decontaminate import table_c1
+    from corpus_pipeline.decontam import table_c1
     from corpus_pipeline.spark.decontam import decontaminate
 
     spark = session()

@@ -230,3 +230,29 @@ def load_examples(name: str, data: str, fmt: str, text_fields: tuple[str, ...], 
 def example_grams(example: Example, n: int) -> dict[int, str]:
     """hash -> gram string of all n-grams of an example, taken per unit."""
     return {h: g for unit in example.units for h, g in text_grams(unit, n)}
+
+
+def table_c1(report: dict) -> str:
+    """The report as text: GPT-3 Table C.1's columns per benchmark, then the datasets."""
+    lines = [f"{'benchmark':<16} {'split':<5} {'examples':>8} {'too short':>9} {'dirty':>6} {'clean':>6} {'dirty %':>8}"]
+    for name, row in report["benchmarks"].items():
+        share = "" if row["dirty_fraction"] is None else f"{100 * row['dirty_fraction']:.2f}%"
+        lines.append(f"{name:<16} {row['split']:<5} {row['examples']:>8,} {row['too_short']:>9,} {row['dirty']:>6,} "
+                     f"{row['clean']:>6,} {share:>8}")
+    lines.append(f"{'dataset':<16} {'docs':>8} {'kept':>8} {'modified':>8} {'removed':>8} {'chars removed':>14}")
+    for name, row in report["datasets"].items():
+        lines.append(f"{name:<16} {row['docs']:>8,} {row['kept']:>8,} {row['modified']:>8,} {row['removed']:>8,} "
+                     f"{row['chars_removed_from_modified']:>14,}")
+    grams = report["grams"]
+    lines.append(f"grams matched {grams['matched']:,}; ignored as frequent (> {report['rule']['max_doc_frequency']} "
+                 f"documents) {grams['ignored_frequent']:,}")
+    return "\n".join(lines)
+
+
+def format_summary(report: dict, seconds: float, output: str) -> str:
+    """What jobs/decontaminate.py prints: the counts, then Table C.1."""
+    modified = sum(row["modified"] for row in report["datasets"].values())
+    return "\n".join([
+        f"corpus-pipeline decontaminate: {report['kept']:,} documents written ({modified:,} modified), "
+        f"{report['dropped']['contaminated']:,} dropped as contaminated, {report['spans']:,} spans removed, "
+        f"in {seconds:.1f} s", table_c1(report), f"  output {output}"])

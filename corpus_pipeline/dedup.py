@@ -70,3 +70,15 @@ def jaccard(a, b) -> float:
 def candidate_probability(similarity: float, bands: int, rows: int) -> float:
     """The S-curve: chance that a pair of this Jaccard similarity shares at least one band."""
     return 1.0 - (1.0 - similarity**rows) ** bands
+
+
+def format_summary(report: dict, seconds: float, output: str) -> str:
+    """What jobs/dedup.py prints: the work done and what it removed."""
+    removed = ", ".join(f"{reason} {n:,}" for reason, n in report["removed"].items()) or "nothing"
+    return "\n".join([
+        f"corpus-pipeline dedup ({report['mode']}): {report['docs']:,} documents, "
+        f"{report['references']:,} reference documents, in {seconds:.1f} s",
+        f"  candidate pairs {report['candidate_pairs']:,} ({report['candidate_pairs_per_doc']} per document), "
+        f"verified {report['verified_pairs']:,}",
+        f"  kept {report['kept']:,}; removed {removed} ({100 * report['removed_fraction']:.1f}%)",
+        f"  output {output}"])

@@ -12,12 +12,13 @@ import gzip
 import posixpath
 
 import fsspec
+from .errors import UserError
 
 ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".arc", ".arc.gz")
 MANIFEST_SUFFIXES = (".paths", ".paths.gz", ".txt", ".txt.gz", ".lst")
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """An input that does not exist or holds no archive file; the message is for the user."""
 
 

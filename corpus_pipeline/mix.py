@@ -263,3 +263,38 @@ def draw_reference(plan: Plan, docs: Mapping[str, list[tuple[str, int]]]) -> lis
                              (d.name, doc_id, p, tokens)))
                 before += tokens
     return [row for _, row in sorted(rows)]
+
+
+def dry_run(cfg: MixConfig, plan_file: str) -> Plan:
+    """jobs/mix.py --dry-run: print and write the plan from the declared tokens, without data."""
+    import json
+    from pathlib import Path
+
+    from .errors import UserError
+
+    plan = plan_mixture(cfg, {d.name: d.tokens for d in cfg.datasets})
+    print(format_plan(plan, "plan"))
+    target = Path(plan_file or f"{cfg.output.rstrip('/')}.plan.json")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(plan_dict(plan), indent=2) + "\n")
+    print(f"  plan written to {target}")
+    if plan.errors:
+        raise UserError("; ".join(plan.errors))
+    return plan
+
+
+def format_summary(manifest: dict, seconds: float, output: str) -> str:
+    """What jobs/mix.py prints after a build: per dataset, what was available and drawn."""
+    lines = [f"corpus-pipeline mix: {manifest['docs']:,} documents, {manifest['tokens']:,} tokens "
+             f"in {manifest['files']} files, seed {manifest['seed']}, in {seconds:.1f} s",
+             f"  {'dataset':<16}{'docs avail':>11}{'tokens avail':>14}{'weight':>8}{'target':>12}"
+             f"{'drawn':>12}{'share':>8}{'docs':>8}{'epochs':>8}"]
+    for d in manifest["datasets"]:
+        lines.append(f"  {d['name']:<16}{d['docs_available']:>11,}{d['tokens_available']:>14,}{d['weight']:>8.2%}"
+                     f"{d['tokens_drawn']:>12,}{d['tokens_drawn_realised']:>12,}{d['share_realised']:>8.2%}"
+                     f"{d['docs_drawn']:>8,}{d['epochs_realised']:>8.3f}")
+    lines += [f"  WARNING {w}" for w in manifest["plan"]["warnings"]]
+    lines += [f"  NOTE {d['name']}: declared {d['tokens_declared']:,} tokens, measured {d['tokens_available']:,}"
+              for d in manifest["datasets"] if d["tokens_declared"] and d["tokens_declared"] != d["tokens_available"]]
+    lines.append(f"  output {output}")
+    return "\n".join(lines)

@@ -387,3 +387,15 @@ class TokenShards:
             tokens = tokens[:len(tokens) - self.meta["pad_tokens"]]
         ends = int(np.count_nonzero(tokens[:-1] == gpt2.EOT))
         return list(range(first, first + ends + 1))
+
+
+def format_summary(summary: dict, cfg, seconds: float) -> str:
+    """What jobs/pack.py prints: documents and tokens in, rows and shards out, the tail."""
+    shards = summary["shards"]
+    return "\n".join([
+        f"corpus-pipeline pack: {summary['documents']:,} documents ({summary['empty_documents']:,} empty skipped), "
+        f"{summary['stream_tokens']:,} tokens in {seconds:.1f} s",
+        f"  {summary['rows']:,} rows of {cfg.pack.seq_len + cfg.pack.with_target} tokens in {shards} "
+        f"shard{'s' if shards != 1 else ''}; tail {summary['tail_tokens']:,} tokens ({cfg.pack.tail}: "
+        f"{summary['pad_tokens']:,} padding, {summary['dropped_tokens']:,} dropped)",
+        f"  output {cfg.output}"])

@@ -150,3 +150,54 @@ def calibration_table(scores_by_source: dict[str, np.ndarray], candidates: str, 
         rows.append(row)
     best = min(rows, key=lambda r: r["distance"])["alpha"]
     return rows, best
+
+
+def format_training_summary(manifest: dict, seconds: float, output: str) -> str:
+    """What jobs/train_classifier.py prints: sources, validation metrics, scores per source."""
+    metrics = manifest["validation"]
+    lines = [f"quality classifier {manifest['model_version']} trained in {seconds:.1f} s"]
+    lines += [f"  {s['name']:<12} label {s['label']}  {s['docs']:>6,} docs ({s['validation']:,} validation)"
+              for s in manifest["sources"]]
+    lines.append(f"  validation   ROC-AUC {metrics['roc_auc']:.4f}  precision {metrics['precision_at_0.5']:.4f}"
+                 f"  recall {metrics['recall_at_0.5']:.4f}  ({metrics['docs']:,} docs)")
+    lines += [f"    {source:<12} mean score {d['mean']:.3f}  median {d['quantiles']['0.5']:.3f}"
+              for source, d in metrics["score_by_source"].items()]
+    lines.append(f"  model        {output}")
+    return "\n".join(lines)
+
+
+def validation_scores_by_source(model: Path, candidates: str) -> dict[str, np.ndarray]:
+    """The model's validation scores per source (and pooled over label-0 sources as `negatives`)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(model / "validation_scores").to_pydict()
+    rows = list(zip(table["source"], table["label"], table["score"]))
+    scores = {s: np.array([x for src, _, x in rows if src == s]) for s in sorted(set(table["source"]))}
+    if candidates == "negatives":
+        scores["negatives"] = np.array([x for _, label, x in rows if label == 0])
+    return scores
+
+
+def calibration_text(model: str, candidates: str, target: str, alphas: list[float]) -> str:
+    """jobs/calibrate_quality.py: expected keep ratio per source for each alpha, the distance
+    between kept candidates' scores and the target's, and the best alpha."""
+    from .errors import UserError
+
+    folder = Path(model)
+    if not (folder / "validation_scores").is_dir():
+        raise UserError(f"no validation scores in {folder} (train with jobs/train_classifier.py)")
+    scores = validation_scores_by_source(folder, candidates)
+    for name in (candidates, target):
+        if name not in scores:
+            raise UserError(f"no source {name!r} (sources: {', '.join(scores)})")
+    rows, best = calibration_table(scores, candidates, target, alphas)
+    sources = list(scores)
+    lines = [f"model {folder}: expected keep ratio per source (validation documents), and the 1-Wasserstein",
+             f"distance between kept {candidates} scores and {target} scores",
+             f"{'alpha':>6} {'distance':>9} " + " ".join(f"{s[:11]:>11}" for s in sources),
+             f"{'docs':>6} {'':>9} " + " ".join(f"{len(scores[s]):>11}" for s in sources)]
+    lines += [f"{row['alpha']:>6g} {row['distance']:>9.4f} " + " ".join(f"{row[s]:>11.4f}" for s in sources)
+              for row in rows]
+    edge = " (at the edge of the grid: widen --alphas)" if best in (alphas[0], alphas[-1]) else ""
+    lines.append(f"best alpha: {best:g}{edge}")
+    return "\n".join(lines)

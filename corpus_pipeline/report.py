@@ -46,11 +46,24 @@ def write_report(folder: str, per_decision: int = SAMPLES_PER_DECISION, title: s
     samples = select_samples(run, per_decision)
     fs, root = fsspec.core.url_to_fs(str(folder))
     fs.makedirs(f"{root}/samples", exist_ok=True)
-    with fs.open(f"{root}/{SAMPLES_FILE}", "wb") as fh:
+    # Each file written beside its name, then moved into place: never half a report.
+    with fs.open(f"{root}/{SAMPLES_FILE}.tmp", "wb") as fh:
         pq.write_table(samples, fh)
-    with fs.open(f"{root}/{REPORT_FILE}", "w", encoding="utf-8") as fh:
+    fs.mv(f"{root}/{SAMPLES_FILE}.tmp", f"{root}/{SAMPLES_FILE}")
+    with fs.open(f"{root}/{REPORT_FILE}.tmp", "w", encoding="utf-8") as fh:
         fh.write(render(run, samples, title or str(folder)))
+    fs.mv(f"{root}/{REPORT_FILE}.tmp", f"{root}/{REPORT_FILE}")
     return f"{str(folder).rstrip('/')}/{REPORT_FILE}"
+
+
+def write_report_of_run(folder: str) -> str:
+    """`write_report`, with a folder that is not a finished filter run as a user's error."""
+    from .errors import UserError
+
+    try:
+        return write_report(folder)
+    except FileNotFoundError as err:
+        raise UserError(f"{folder} is not a finished filter run ({err.filename or err} is missing)") from None
 
 
 # ---- samples per decision

@@ -4,22 +4,19 @@ Writes report.html (plots and sample documents, self-contained) and samples/ (Pa
 finished jobs/filter.py output folders, without Spark: for runs made before the report
 existed, or to look again after changing the report. Default: output/filter.
 """
-import argparse
 import sys
 
-from corpus_pipeline.report import write_report
+from corpus_pipeline import report
+from corpus_pipeline.job import Job
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="report.py", description=__doc__.splitlines()[2])
-    parser.add_argument("runs", nargs="*", default=["output/filter"], help="filter output folders")
-    args = parser.parse_args(argv)
-    for run in args.runs:
-        try:
-            print(write_report(run))
-        except FileNotFoundError as err:
-            sys.exit(f"report.py: error: {run} is not a finished filter run ({err.filename or err} is missing)")
+def options(parser):
+    parser.add_argument("runs", nargs="*", default=["output/filter"], help="filter output folders (default: %(default)s)")
 
+
+JOB = Job(prog="report.py", doc=__doc__, options=options, uses_spark=lambda args: False,
+          local_work=lambda args: [report.write_report_of_run(run) for run in args.runs],
+          summary=lambda written, args, seconds: "\n".join(written))
 
 if __name__ == "__main__":
-    main()
+    sys.exit(JOB.main())

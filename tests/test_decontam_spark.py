@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from corpus_pipeline import decontam, references
+from corpus_pipeline import config, decontam, references
 from corpus_pipeline.spark.decontam import decontaminate
 
 from .conftest import shared_file
@@ -114,16 +114,15 @@ def test_the_report_counts_dirty_examples_and_documents_per_dataset(result):
 
 def test_the_standalone_job_writes_documents_dropped_spans_and_report(spark, tmp_path):
     """The MultiRC Einstein passage (line 19) planted into a real CC document."""
-    from jobs import decontaminate as job
+    from corpus_pipeline.spark.decontam import decontam_job
 
     multirc = cfg_with("multirc")
     einstein = examples_of("multirc")[19].units[0]
     cc = [d for d in references.load_jsonl(str(shared_file(CC)), "cc") if len(d.text) > 3000][:5]
     rows = [(d.id, "cc", plant(d.text, [(1500, einstein)])[0] if i == 0 else d.text) for i, d in enumerate(cc)]
     spark.createDataFrame(rows, "id string, source string, text string").write.parquet(str(tmp_path / "in"))
-    cfg = dataclasses.replace(job.load_settings(job.parse_args(
-        ["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out")])), decontam=multirc)
-    report = job.run(spark, cfg)
+    cfg = config.DecontamJobConfig(input=(str(tmp_path / "in"),), output=str(tmp_path / "out"), decontam=multirc)
+    report = decontam_job(spark, cfg)
     out = tmp_path / "out"
     documents = spark.read.parquet(str(out / "documents")).collect()
     assert len(documents) == 5 and report["dropped"] == {"contaminated": 0} and not list(
@@ -134,14 +133,14 @@ def test_the_standalone_job_writes_documents_dropped_spans_and_report(spark, tmp
     assert span["examples"] == ["multirc:19"] and einstein in span["text"]
     written = json.loads((out / "report.json").read_text())
     assert written["benchmarks"]["multirc"]["dirty"] == 1 and written["datasets"]["cc"]["modified"] == 1
-    assert "multirc" in job.table_c1(written)
+    assert "multirc" in decontam.table_c1(written)
 
 
-def test_the_job_refuses_a_missing_input_before_spark_starts(tmp_path):
+def test_the_job_refuses_a_missing_input_before_spark_starts(tmp_path, capsys):
     from jobs import decontaminate as job
 
-    with pytest.raises(SystemExit, match="decontaminate.py: error: input not found"):
-        job.main(["--input", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out")])
+    assert job.JOB.main(["--input", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.startswith("decontaminate.py: error: input not found")
 
 
 def test_the_enwiki_excerpt_overlaps_boolq_and_multirc_as_in_the_reference_run(spark):

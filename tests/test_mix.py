@@ -160,9 +160,7 @@ def test_file_split_is_even_and_in_order():
 
 def test_dry_run_prints_and_writes_the_plan(tmp_path, capsys):
     plan_file = tmp_path / "gpt3.plan.json"
-    with pytest.raises(SystemExit) as done:
-        mix_job.main(["--conf", str(GPT3), "--dry-run", "--plan-file", str(plan_file)])
-    assert done.value.code == 0
+    assert mix_job.JOB.main(["--conf", str(GPT3), "--dry-run", "--plan-file", str(plan_file)]) == 0
     printed = capsys.readouterr().out
     assert "178,217,821,782" in printed and "WARNING weights sum to 1.01" in printed
     written = json.loads(plan_file.read_text())
@@ -171,8 +169,6 @@ def test_dry_run_prints_and_writes_the_plan(tmp_path, capsys):
 
 
 def test_dry_run_refuses_bad_weights(tmp_path):
-    with pytest.raises(SystemExit) as done:
-        mix_job.main(["--conf", str(GPT3), "--dry-run", "--plan-file", str(tmp_path / "p.json"),
-                      "--set", "weight_sum_tolerance=0.005"])
-    assert done.value.code == 1
+    assert mix_job.JOB.main(["--conf", str(GPT3), "--dry-run", "--plan-file", str(tmp_path / "p.json"),
+                             "--set", "weight_sum_tolerance=0.005"]) == 1
     assert "refusing" in json.loads((tmp_path / "p.json").read_text())["errors"][0]

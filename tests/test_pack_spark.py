@@ -9,12 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpus_pipeline import config, gpt2, pack
-from corpus_pipeline.spark.pack import PackInputError
+from corpus_pipeline.spark.pack import PackInputError, pack_job
 
 from .conftest import REPO
 
-sys.path.insert(0, str(REPO / "jobs"))
-import pack as pack_job  # noqa: E402  (jobs/pack.py)
 
 SMALL = ["pack.rows_per_shard=16"]  # 1.17 M tokens -> 36 shards, so that shards cross partitions
 
@@ -45,7 +43,7 @@ def plain_folder(tmp_path_factory, cc_texts):
 
 def run_job(spark, folder, output, *overrides):
     cfg = config.load(config.PackJobConfig, None, [f"input=[{folder}]", f"output={output}", *SMALL, *overrides])
-    return pack_job.run(spark, cfg)
+    return pack_job(spark, cfg)
 
 
 def shard_bytes(folder) -> list[bytes]:

@@ -218,3 +218,46 @@ def decontaminate(spark, docs, cfg: DecontamConfig, dataset_column: str = "sourc
               "rule": {k: getattr(cfg, k) for k in ("n", "window_chars", "min_piece_chars", "max_pieces",
                                                      "max_doc_frequency")}}
     return decided, spans, report
+
+
+def decontam_stage(spark, docs, cfg: DecontamConfig):
+    """The filter's decontamination stage, after dedup: texts cut, `contaminated` dropped,
+    the removed spans as the extra `spans`."""
+    from .stages import StageResult
+
+    tagged, spans, report = decontaminate(spark, docs, cfg, dataset_column="source")
+    decided = (tagged.withColumn("reason", F.col("decontam_reason"))
+               .withColumn("detail", F.when(F.col("decontam_reason").isNotNull(),
+                                            F.format_string("%d pieces", F.col("decontam_pieces"))))
+               .drop("decontam_reason"))
+    modified = (F.col("decontam_chars_removed") > 0) & F.col("reason").isNull()
+    decided = decided.withColumn("text_chars", F.when(modified, F.length("text")).otherwise(F.col("text_chars")))
+    return StageResult.split(decided, report, {"spans": spans})
+
+
+def decontam_job(spark, cfg, _prepared=None) -> dict:
+    """jobs/decontaminate.py: write documents/, dropped/, spans/, report.json and stats.json."""
+    import json
+    import time
+
+    from .. import code_version, config
+    from .output import AtomicOutput
+
+    started = time.time()
+    with AtomicOutput(spark, cfg.output) as out:
+        docs = spark.read.parquet(*cfg.input)
+        decided, spans, report = decontaminate(spark, docs, cfg.decontam, cfg.dataset_column)
+        decided = decided.cache()
+        decided.filter(F.col("decontam_reason").isNull()).drop("decontam_reason").write.parquet(out.path("documents"))
+        decided.filter(F.col("decontam_reason").isNotNull()).withColumnRenamed("decontam_reason", "reason").write.parquet(
+            out.path("dropped"))
+        spans.write.parquet(out.path("spans"))
+        # Counts read back from what was written, not from the plan (retries cannot skew them).
+        report["kept"] = spark.read.parquet(out.path("documents")).count()
+        report["dropped"] = {"contaminated": spark.read.parquet(out.path("dropped")).count()}
+        report["spans"] = spark.read.parquet(out.path("spans")).count()
+        report["seconds"] = round(time.time() - started, 1)
+        out.write_text("report.json", json.dumps(report, indent=2) + "\n")
+        out.write_text("config.json", json.dumps(config.to_dict(cfg), indent=2) + "\n")
+        out.write_text("stats.json", json.dumps(dict(report, code_version=code_version()), indent=2) + "\n")
+    return report

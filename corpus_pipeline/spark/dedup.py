@@ -17,6 +17,8 @@ its targets; otherwise it keeps its best target (highest quality score, then sma
 """
 from __future__ import annotations
 
+import json
+
 from pyspark.ml import Pipeline
 from pyspark.ml.feature import HashingTF, MinHashLSH, Tokenizer
 from pyspark.sql import Window
@@ -162,3 +164,34 @@ def reference_documents(spark, cfg: DedupConfig, ingest_cfg):
     from .quality import sources_frame
 
     return sources_frame(spark, [(s, 1) for s in cfg.references], ingest_cfg).select("id", "text")
+
+
+def dedup_stage(spark, docs, cfg: DedupConfig):
+    """The filter's dedup stage: drops `duplicate` and `duplicate_of_reference` (detail: the keeper)."""
+    from .stages import StageResult
+
+    tagged, report = deduplicate(docs, reference_documents(spark, cfg, None), cfg)
+    decided = (tagged.withColumn("reason", F.col("dedup_reason"))
+               .withColumn("detail", F.col("duplicate_of")).drop("dedup_reason"))
+    return StageResult.split(decided, report)
+
+
+def dedup_job(spark, cfg, _prepared=None) -> dict:
+    """jobs/dedup.py: dedup Parquet documents; write documents/, dropped/ and stats.json."""
+    from .. import code_version, config
+    from .output import AtomicOutput
+
+    with AtomicOutput(spark, cfg.output) as out:
+        targets = spark.read.parquet(cfg.input[0])
+        for path in cfg.input[1:]:
+            targets = targets.unionByName(spark.read.parquet(path), allowMissingColumns=True)
+        tagged, report = deduplicate(targets, reference_documents(spark, cfg.dedup, None), cfg.dedup)
+        tagged = tagged.cache()
+        tagged.filter(F.col("dedup_reason").isNull()).drop("dedup_reason", "duplicate_of").write.parquet(
+            out.path("documents"))
+        tagged.filter(F.col("dedup_reason").isNotNull()).withColumnRenamed("dedup_reason", "reason").write.parquet(
+            out.path("dropped"))
+        report["kept"] = spark.read.parquet(out.path("documents")).count()
+        out.write_text("config.json", json.dumps(config.to_dict(cfg), indent=2) + "\n")
+        out.write_text("stats.json", json.dumps(dict(report, code_version=code_version()), indent=2) + "\n")
+    return report

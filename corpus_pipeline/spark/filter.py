@@ -1,19 +1,22 @@
-"""The filter job on Spark: input files -> `documents/` and `dropped/` Parquet + stats.
+"""The filter job on Spark: a chain of stages, each reading only what the one before it wrote.
 
-Record-level stages, per input file, committed to the shard store (`shards.py`): one task
-per file runs `ingest.process_file`, every outcome becomes one row, and the quality
-classifier tags each ingested document with `quality_score` and `quality_u` for the Pareto
-rule (GPT-3 Appendix A). Corpus-level stages, over all shards of the run: fuzzy dedup
-among the kept documents and against reference datasets (`duplicate`,
-`duplicate_of_reference`, with the kept id in `duplicate_of`), then repeated-line removal
-(site templates: a line that several documents hold stays in one; `repeated_lines` for a
-document left too short), then 13-gram benchmark decontamination (Appendix C: cut, or drop
-as `contaminated`). Kept rows go to `documents/`; dropped rows to `dropped/` with their
-reason (text only where it helps: a `quality` drop, so that another alpha is a
-re-selection; a duplicate, shown beside its keeper; what a `repeated_lines` drop had left;
-a `contaminated` one). Counts are read
-back from the written Parquet, never from accumulators, so task retries and speculative
-execution cannot skew them; report.html and samples/ come last.
+    ingest -> tag -> select -> dedup -> repeated lines -> decontamination -> the run's output
+
+Record-level stages keep one shard per input file in the stage store (`shards.py`):
+ingest (`ingest.py`: every record kept or dropped with a reason) and tag (`tag.py`: the
+quality score and the Pareto draw of each document). Corpus-level stages each write one
+folder of the store (`stages.py`): select (`select.py`: GPT-3's Pareto rule, the
+decisions), fuzzy dedup (`dedup.py`), repeated-line removal (`lines.py`) and 13-gram
+decontamination (`decontam.py`, GPT-3 Appendix C, when benchmarks are listed). Every
+stage is fingerprinted by its settings and its predecessor's fingerprint, so a re-run
+reuses what did not change: another alpha re-runs select and what follows, a new model
+re-runs tagging, and no setting but ingest's extracts a page again.
+
+The run's output gathers the last stage's documents into `documents/` and every stage's
+drops into `dropped/` (text only where it helps: a `quality` drop, so that another alpha
+is a re-selection; a duplicate, shown beside its keeper; what a `repeated_lines` drop had
+left; a `contaminated` one). Counts are read back from the written Parquet, never from
+accumulators, so task retries and speculative execution cannot skew them.
 """
 from __future__ import annotations
 
@@ -22,172 +25,159 @@ import time
 
 import fsspec
 import yaml
-from pyspark import StorageLevel
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
-from .. import code_version, config, ingest, quality, stats
-from ..report import write_report
-from .output import AtomicOutput
-from .progress import ProgressReporter, progress_reporter
-from .decontam import decontaminate
-from .dedup import deduplicate, reference_documents
+from .. import code_version, config, quality, stats
 from . import lines
-from .quality import tag_documents
-from .shards import ShardStore, fingerprint, utc
+from .decontam import decontam_stage
+from .dedup import dedup_stage
+from .ingest import OUTCOME_SCHEMA, ingest_files
+from .output import AtomicOutput
+from .progress import progress_reporter
+from .select import select_documents
+from .shards import ShardStore, digest, ingest_fingerprint, tag_fingerprint, utc
+from .stages import StageFolder, run_stage, stage_fingerprint
+from .tag import QUALITY_COLUMNS, TAG_SCHEMA, tag_files
 
-_TYPES = {"offset": T.LongType(), "http_status": T.IntegerType(), "payload_bytes": T.LongType(),
-          "text_chars": T.IntegerType(), "lang_score": T.DoubleType()}
-OUTCOME_SCHEMA = T.StructType(
-    [T.StructField(name, _TYPES.get(name, T.StringType()), True) for name in ingest.OUTCOME_FIELDS]
-)
-QUALITY_COLUMNS = ["quality_score", "quality_u"]
-# Null where the stage did not look at the document (dropped before it, or no benchmarks);
-# lines.COLUMNS likewise.
+# Null where the stage did not look at the document (dropped before it, or the stage is off).
 DECONTAM_COLUMNS = ["decontam_pieces", "decontam_chars_removed"]
-DOCUMENT_COLUMNS = ([c for c in ingest.OUTCOME_FIELDS if c not in ("reason", "detail")] + QUALITY_COLUMNS
+OUTCOME_COLUMNS = OUTCOME_SCHEMA.fieldNames()
+DOCUMENT_COLUMNS = ([c for c in OUTCOME_COLUMNS if c not in ("reason", "detail")] + QUALITY_COLUMNS
                     + lines.COLUMNS + DECONTAM_COLUMNS)
-DROPPED_COLUMNS = (list(ingest.OUTCOME_FIELDS) + QUALITY_COLUMNS + ["duplicate_of"] + lines.COLUMNS
-                   + DECONTAM_COLUMNS)
-
-
-def outcome_rows(path: str, cfg: config.IngestConfig):
-    for outcome in ingest.process_file(path, cfg):
-        yield outcome.as_tuple()
-
-
-def outcomes_frame(spark, files: list[str], cfg: config.IngestConfig):
-    """One row per record of every file; one Spark task per file, in file order."""
-    rdd = spark.sparkContext.parallelize(files, max(len(files), 1))
-    return spark.createDataFrame(rdd.flatMap(lambda path: outcome_rows(path, cfg)), OUTCOME_SCHEMA)
-
-
-def select_by_quality(outcomes, cfg: config.QualityConfig):
-    """Tag ingested documents with score and draw; the Pareto rule's rejects get reason `quality`."""
-    if not cfg.model:
-        return outcomes.select(*ingest.OUTCOME_FIELDS, *[F.lit(None).cast("double").alias(c) for c in QUALITY_COLUMNS])
-    docs = outcomes.filter(F.col("reason").isNull())
-    dropped = outcomes.filter(F.col("reason").isNotNull())
-    tagged = tag_documents(docs, cfg.model, cfg.seed, cfg.alpha)
-    decided = (tagged.withColumn("reason", F.when(~F.col("keep"), F.lit("quality")))
-               .withColumn("detail", F.when(~F.col("keep"), F.format_number("quality_score", 4))))
-    return decided.drop("keep").unionByName(dropped, allowMissingColumns=True)
-
-
-def with_earlier_drops(decided, rows):
-    """What a corpus-level stage decided on the kept rows, plus the rows dropped before it."""
-    return decided.unionByName(rows.filter(F.col("reason").isNotNull()), allowMissingColumns=True)
-
-
-def drop_duplicates(spark, rows, cfg: config.FilterConfig):
-    """Fuzzy dedup of the documents the quality stage kept (GPT-3 order: filter, then dedup)."""
-    kept = rows.filter(F.col("reason").isNull())
-    if not cfg.dedup.enabled:
-        return rows.withColumn("duplicate_of", F.lit(None).cast("string")), None
-    references = reference_documents(spark, cfg.dedup, cfg.ingest)
-    tagged, report = deduplicate(kept, references, cfg.dedup)
-    decided = (tagged.withColumn("reason", F.col("dedup_reason"))
-               .withColumn("detail", F.col("duplicate_of")).drop("dedup_reason"))
-    return with_earlier_drops(decided, rows), report
-
-
-def drop_repeated_lines(rows, cfg: config.FilterConfig):
-    """Repeated-line removal over the documents left after dedup (null columns when it is off)."""
-    if not cfg.repeated_lines.enabled:
-        return rows.select("*", *[F.lit(None).cast("int").alias(c) for c in lines.COLUMNS])
-    kept = rows.filter(F.col("reason").isNull())
-    tagged = lines.remove_repeated_lines(kept, cfg.ingest.min_chars)
-    decided = (tagged.withColumn("reason", F.col("lines_reason"))
-               .withColumn("detail", F.when(F.col("lines_reason").isNotNull(),
-                                            F.format_string("%d lines removed", F.col("repeated_lines_removed"))))
-               .drop("lines_reason"))
-    return with_earlier_drops(decided, rows)
-
-
-def remove_contamination(spark, rows, cfg: config.FilterConfig):
-    """GPT-3 Appendix C on the documents left after dedup: (rows, removed spans or None, report)."""
-    if not (cfg.decontam.enabled and cfg.decontam.benchmarks):
-        untouched = [F.lit(None).cast("int").alias(c) for c in DECONTAM_COLUMNS]
-        return rows.select("*", *untouched), None, None
-    kept = rows.filter(F.col("reason").isNull())
-    tagged, spans, report = decontaminate(spark, kept, cfg.decontam, dataset_column="source")
-    decided = (tagged.withColumn("reason", F.col("decontam_reason"))
-               .withColumn("detail", F.when(F.col("decontam_reason").isNotNull(),
-                                            F.format_string("%d pieces", F.col("decontam_pieces"))))
-               .drop("decontam_reason"))
-    modified = (F.col("decontam_chars_removed") > 0) & F.col("reason").isNull()
-    decided = decided.withColumn("text_chars", F.when(modified, F.length("text")).otherwise(F.col("text_chars")))
-    return with_earlier_drops(decided, rows), spans, report
+DROPPED_COLUMNS = OUTCOME_COLUMNS + QUALITY_COLUMNS + ["duplicate_of"] + lines.COLUMNS + DECONTAM_COLUMNS
+_ADDED_TYPES = dict.fromkeys(QUALITY_COLUMNS, "double") | {"duplicate_of": "string"} | dict.fromkeys(
+    lines.COLUMNS + DECONTAM_COLUMNS, "int")
+CORPUS_STAGES = ("select", "dedup", "repeated_lines", "decontam")
 
 
 def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
-    """Write the job's output atomically to `cfg.output`; return its stats.
-
-    Record-level stages run per input file into the shard store (resuming where a previous
-    run stopped); the corpus-level ones (dedup, decontamination) then read every shard of `files`."""
+    """Run the chain over `files`, write the run's output atomically to `cfg.output`; return its stats."""
     started = time.time()
     output = AtomicOutput(spark, cfg.output)  # refuses a foreign folder before any work
     quality_info = quality_summary(cfg.quality)
-    store = ShardStore(spark, shard_root(cfg), fingerprint(cfg, quality_info and quality_info["model_version"]))
+    root = store_root(cfg)
+    ingested = ShardStore(spark, f"{root}/ingest", ingest_fingerprint(cfg.ingest))
+    tagged = ShardStore(spark, f"{root}/tag", tag_fingerprint(ingested.fingerprint,
+                                                              quality_info and quality_info["model_version"],
+                                                              cfg.quality.seed))
+    batch = cfg.files_per_commit or 4 * spark.sparkContext.defaultParallelism
     with progress_reporter(spark, len(files), every_s=cfg.progress_every_s) as progress:
-        shards = ingest_shards(spark, cfg, files, store, progress)
+        markers, ingest_status = per_file_stage(ingested, files, cfg.resume, progress.files_reused,
+                                                lambda todo: ingest_files(spark, todo, cfg.ingest, ingested, batch,
+                                                                          progress))
+    _, tag_status = per_file_stage(tagged, files, cfg.resume, lambda n: None,
+                                   lambda todo: tag_files(spark, todo, cfg.quality, ingested, tagged, batch))
+    records, last = corpus_stages(spark, cfg, files, tagged, root)
     with output as out:
-        selected = spark.read.parquet(*[store.path(path) for path in files])
-        deduplicated, dedup_report = drop_duplicates(spark, selected, cfg)
-        # Cached: line removal reads its input twice, decontamination several times.
-        deduplicated = deduplicated.persist(StorageLevel.MEMORY_AND_DISK)
-        delined = drop_repeated_lines(deduplicated, cfg).persist(StorageLevel.MEMORY_AND_DISK)
-        rows, spans, decontam_report = remove_contamination(spark, delined, cfg)
-        rows = rows.persist(StorageLevel.MEMORY_AND_DISK)  # feeds two writes
-        rows.filter(F.col("reason").isNull()).select(DOCUMENT_COLUMNS).write.parquet(out.path("documents"))
-        rows.filter(F.col("reason").isNotNull()).select(DROPPED_COLUMNS).write.parquet(out.path("dropped"))
-        if spans is not None:
-            spans.write.parquet(out.path("decontam_spans"))
-        spark.catalog.clearCache()
+        write_run_output(spark, out, ingested, files, root, records, last)
         documents, dropped = spark.read.parquet(out.path("documents")), spark.read.parquet(out.path("dropped"))
         run_stats = count_outcomes(documents, dropped, len(files))
-        run_stats["shards"] = reconcile(run_stats, shards)
+        run_stats["shards"] = reconcile(run_stats, markers)
         run_stats["quality"] = quality_info
-        run_stats["dedup"] = dedup_report
+        run_stats["dedup"] = stage_report(records, "dedup")
         run_stats["repeated_lines"] = lines.report(documents, dropped) if cfg.repeated_lines.enabled else None
-        run_stats["decontam"] = decontam_report
+        run_stats["decontam"] = stage_report(records, "decontam")
+        run_stats["stages"] = {"ingest": ingest_status, "tag": tag_status,
+                               **{name: records[name]["status"] if name in records else "off"
+                                  for name in CORPUS_STAGES}}
         run_stats["seconds"] = round(time.time() - started, 1)
         out.write_text("config.yaml", yaml.safe_dump(config.to_dict(cfg), sort_keys=False))
         out.write_text("inputs.txt", "".join(f + "\n" for f in files))
-        out.write_text("run.json", json.dumps(run_manifest(cfg, store, shards, started), indent=2) + "\n")
+        out.write_text("run.json", json.dumps(run_manifest(cfg, root, ingested, markers, records, started),
+                                              indent=2) + "\n")
         out.write_text("stats.json", json.dumps(dict(run_stats, code_version=code_version()), indent=2) + "\n")
-        write_report(out.tmp, title=cfg.output)
     return run_stats
 
 
-def shard_root(cfg: config.FilterConfig) -> str:
-    return cfg.shards or cfg.output.rstrip("/") + ".shards"
+def store_root(cfg: config.FilterConfig) -> str:
+    return (cfg.shards or cfg.output.rstrip("/") + ".shards").rstrip("/")
 
 
-def ingest_shards(spark, cfg: config.FilterConfig, files: list[str], store: ShardStore,
-                  progress: ProgressReporter) -> dict[str, dict]:
-    """{input file: its shard marker}, running ingest and quality for the files not yet committed."""
+def per_file_stage(store: ShardStore, files: list[str], resume: bool, count_reused, run_pending) -> tuple[dict, dict]:
+    """({input file: its shard marker}, {files processed, files reused}), running the stage
+    for the files whose shard is missing or was made with other settings."""
     store.remove_staging()  # one run per store at a time (README), so no batch is in flight
-    markers = {path: (store.marker(path) if cfg.resume else None) for path in files}
+    markers = {path: (store.marker(path) if resume else None) for path in files}
     for marker in markers.values():
         if marker:
             marker["status"] = "reused"
     pending = [path for path in files if markers[path] is None]
-    progress.files_reused(len(files) - len(pending))
-    size = cfg.files_per_commit or 4 * spark.sparkContext.defaultParallelism
-    for batch in (pending[i:i + size] for i in range(0, len(pending), size)):
-        # Cached: ingest feeds two branches (scored documents and dropped records).
-        outcomes = outcomes_frame(spark, batch, cfg.ingest).persist(StorageLevel.MEMORY_AND_DISK)
-        committed = store.commit_batch(select_by_quality(outcomes, cfg.quality), batch)
-        outcomes.unpersist()
-        for marker in committed:
-            markers[marker["input"]] = dict(marker, status="processed")
-        progress.files_done(len(committed), sum(marker["records"] for marker in committed))
-    return markers
+    count_reused(len(files) - len(pending))
+    for marker in run_pending(pending) if pending else []:
+        markers[marker["input"]] = dict(marker, status="processed")
+    return markers, {"files_processed": len(pending), "files_reused": len(files) - len(pending)}
+
+
+def corpus_stages(spark, cfg: config.FilterConfig, files: list[str], tagged: ShardStore,
+                  root: str) -> tuple[dict, StageFolder]:
+    """Run (or reuse) select, then each enabled corpus stage on its predecessor's documents;
+    return ({stage: its record}, the last stage's folder)."""
+    chain = [("select", quality_settings(cfg), lambda docs: select_documents(docs, cfg))]
+    if cfg.dedup.enabled:
+        chain.append(("dedup", dedup_settings(cfg.dedup), lambda docs: dedup_stage(spark, docs, cfg.dedup)))
+    if cfg.repeated_lines.enabled:
+        chain.append(("repeated_lines", {"min_chars": cfg.ingest.min_chars},
+                      lambda docs: lines.lines_stage(docs, cfg.ingest.min_chars)))
+    if cfg.decontam.enabled and cfg.decontam.benchmarks:
+        chain.append(("decontam", decontam_settings(cfg.decontam),
+                      lambda docs: decontam_stage(spark, docs, cfg.decontam)))
+    previous = digest({"tag": tagged.fingerprint, "files": files})
+    read_previous = lambda: tagged.read(files, TAG_SCHEMA)  # noqa: E731 (select reads the tag shards)
+    records = {}
+    for name, settings, compute in chain:
+        folder = StageFolder(spark, root, name)
+        fingerprint = stage_fingerprint(previous, settings)
+        records[name] = run_stage(folder, fingerprint, lambda: compute(read_previous()), cfg.resume)
+        previous, read_previous = fingerprint, (lambda f=folder: f.read("documents"))
+    return records, folder
+
+
+def quality_settings(cfg: config.FilterConfig) -> dict:
+    return {"model": bool(cfg.quality.model), "alpha": cfg.quality.alpha if cfg.quality.model else None}
+
+
+def dedup_settings(cfg: config.DedupConfig) -> dict:
+    return {"dedup": config.to_dict(cfg), "references": [files_identity(s.path) for s in cfg.references]}
+
+
+def decontam_settings(cfg: config.DecontamConfig) -> dict:
+    return {"decontam": config.to_dict(cfg), "benchmarks": [files_identity(b.path) for b in cfg.benchmarks]}
+
+
+def files_identity(path: str) -> list:
+    """(name, size, modification time) of every file under `path`: a changed reference or
+    benchmark file changes the stage's fingerprint."""
+    fs, root = fsspec.core.url_to_fs(path)
+    found = fs.find(root, detail=True) if fs.isdir(root) else {root: fs.info(root)}
+    return sorted((name, info.get("size"), str(info.get("mtime") or info.get("LastModified") or ""))
+                  for name, info in found.items())
+
+
+def write_run_output(spark, out: AtomicOutput, ingested: ShardStore, files: list[str], root: str, records: dict,
+                     last: StageFolder):
+    """The last stage's documents, and the drops of ingest and of every corpus stage."""
+    with_columns(last.read("documents"), DOCUMENT_COLUMNS).write.parquet(out.path("documents"))
+    drops = ingested.read(files, OUTCOME_SCHEMA).filter(F.col("reason").isNotNull())
+    for name in CORPUS_STAGES:
+        if name in records and records[name]["schemas"].get("dropped"):
+            drops = drops.unionByName(StageFolder(spark, root, name).read("dropped"), allowMissingColumns=True)
+    with_columns(drops, DROPPED_COLUMNS).write.parquet(out.path("dropped"))
+    if "decontam" in records:
+        last.read("spans").write.parquet(out.path("decontam_spans"))
+
+
+def with_columns(frame, columns: list[str]):
+    """`frame` as exactly `columns`, a column no stage wrote being null of its type."""
+    return frame.select(*[F.col(c) if c in frame.columns else F.lit(None).cast(_ADDED_TYPES[c]).alias(c)
+                          for c in columns])
+
+
+def stage_report(records: dict, name: str) -> dict | None:
+    return records[name]["report"] if name in records else None
 
 
 def reconcile(run_stats: dict, shards: dict[str, dict]) -> dict:
-    """Every row of every shard must be in the output exactly once; a mismatch is a bug."""
+    """Every row of every ingest shard must be in the output exactly once; a mismatch is a bug."""
     rows = sum(marker["records"] for marker in shards.values())
     written = run_stats["records_read"] + sum(run_stats["files"]["failed"].values())
     if rows != written:
@@ -197,10 +187,13 @@ def reconcile(run_stats: dict, shards: dict[str, dict]) -> dict:
             "rows": rows}
 
 
-def run_manifest(cfg: config.FilterConfig, store: ShardStore, shards: dict[str, dict], started: float) -> dict:
+def run_manifest(cfg: config.FilterConfig, root: str, store: ShardStore, shards: dict[str, dict],
+                 records: dict, started: float) -> dict:
     return {"code_version": code_version(), "seed": cfg.quality.seed, "fingerprint": store.fingerprint,
-            "shard_store": store.root, "started_at": utc(started), "finished_at": utc(time.time()),
+            "shard_store": root, "started_at": utc(started), "finished_at": utc(time.time()),
             "config": config.to_dict(cfg),
+            "stages": {name: {k: records[name][k] for k in ("status", "fingerprint", "rows", "finished_at")}
+                       for name in CORPUS_STAGES if name in records},
             "inputs": [{"input": path, "shard": store.path(path), "status": m["status"], "records": m["records"],
                         "outcomes": m["outcomes"], "committed_at": m["committed_at"]} for path, m in shards.items()]}
 

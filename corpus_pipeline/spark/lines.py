@@ -54,3 +54,15 @@ def report(documents, dropped) -> dict:
                       F.coalesce(F.sum(COLUMNS[0]), F.lit(0)).alias("lines_removed"),
                       F.coalesce(F.sum(COLUMNS[1]), F.lit(0)).alias("chars_removed")).first()
     return row.asDict()
+
+
+def lines_stage(docs, min_chars: int):
+    """The filter's repeated-line stage: texts cut; `repeated_lines` for one left too short."""
+    from .stages import StageResult
+
+    tagged = remove_repeated_lines(docs, min_chars)
+    decided = (tagged.withColumn("reason", F.col("lines_reason"))
+               .withColumn("detail", F.when(F.col("lines_reason").isNotNull(),
+                                            F.format_string("%d lines removed", F.col("repeated_lines_removed"))))
+               .drop("lines_reason"))
+    return StageResult.split(decided)

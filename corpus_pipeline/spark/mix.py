@@ -31,6 +31,7 @@ from .. import code_version, gpt2, mix
 from ..config import MixConfig, MixDataset, to_dict
 from .output import AtomicOutput
 from .quality import sources_frame
+from ..errors import UserError
 
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents"
@@ -42,7 +43,7 @@ ARROW_SCHEMA = pa.schema([("position", pa.int64()), ("dataset", pa.string()), ("
 ROWS_PER_GROUP = 8192
 
 
-class MixPlanError(ValueError):
+class MixPlanError(UserError, ValueError):
     """The plan on the measured tokens has errors (e.g. weights far from summing to 1)."""
 
 

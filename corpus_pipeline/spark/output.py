@@ -8,10 +8,12 @@ A folder is only ever replaced when it holds a previous output (its marker file:
 """
 from __future__ import annotations
 
+import json
 import uuid
+from ..errors import UserError
 
 
-class OutputError(RuntimeError):
+class OutputError(UserError, RuntimeError):
     """The output folder cannot be used; the message is for the user."""
 
 
@@ -28,6 +30,20 @@ def write_file(fs, Path, path: str, data: bytes):
     stream = fs.create(Path(path), True)
     try:
         stream.write(bytearray(data))
+    finally:
+        stream.close()
+
+
+def read_json(fs, Path, path: str) -> dict | None:
+    """A JSON file's content, or None when it is absent or cut short (a store without atomic
+    rename, such as S3, can leave a partial file: the caller redoes what it describes)."""
+    if not fs.exists(Path(path)):
+        return None
+    stream = fs.open(Path(path))
+    try:
+        return json.loads(bytes(stream.readAllBytes()))
+    except ValueError:
+        return None
     finally:
         stream.close()
 

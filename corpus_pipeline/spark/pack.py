@@ -28,13 +28,14 @@ from pyspark.sql import types as T
 from .. import pack
 from ..config import PackConfig
 from .output import hadoop_fs
+from ..errors import UserError
 
 POSITION = "position"
 FILE_ORDER = ("source_file", "source_row")
 INTEGRAL = ("tinyint", "smallint", "int", "bigint")
 
 
-class PackInputError(ValueError):
+class PackInputError(UserError, ValueError):
     """The input cannot be packed as asked; the message is for the user."""
 
 
@@ -217,3 +218,25 @@ def pack_documents(spark, paths, cfg: PackConfig, out) -> dict:
     order = POSITION if key_names == [POSITION] else "input file path, row in file"
     return pack.metadata(plan, records, n_docs, xor,
                          {"empty_documents": empty, "documents_dropped": dropped, "order": order})
+
+
+def pack_job(spark, cfg) -> dict:
+    """jobs/pack.py: shards, metadata.json, documents/ and stats.json, written atomically."""
+    import json
+    import time
+
+    from .. import code_version, config
+    from .output import AtomicOutput
+
+    started = time.time()
+    with AtomicOutput(spark, cfg.output) as out:
+        meta = pack_documents(spark, list(cfg.input), cfg.pack, out)
+        meta.update(inputs=list(cfg.input), code_version=code_version())
+        out.write_text("metadata.json", json.dumps(meta, indent=2) + "\n")
+        out.write_text("config.json", json.dumps(config.to_dict(cfg), indent=2) + "\n")
+        summary = {k: meta[k] for k in ("documents", "empty_documents", "documents_dropped", "stream_tokens",
+                                         "rows", "tail_tokens", "pad_tokens", "dropped_tokens")}
+        summary.update(shards=len(meta["shards"]), seconds=round(time.time() - started, 1),
+                       code_version=meta["code_version"])
+        out.write_text("stats.json", json.dumps(summary, indent=2) + "\n")
+    return summary

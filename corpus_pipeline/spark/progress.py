@@ -61,9 +61,13 @@ class ProgressReporter:
         return f"progress: {parts[0]}{reused_note}, {parts[1]}, {parts[2]}{self.stages()}"
 
     def stages(self) -> str:
-        """The running stages' task counts, e.g. '; stage 37: 5/8 tasks'."""
-        infos = [self._tracker.getStageInfo(s) for s in sorted(self._tracker.getActiveStageIds())]
-        return "".join(f"; stage {i.stageId}: {i.numCompletedTasks}/{i.numTasks} tasks" for i in infos if i)
+        return running_stages(self._tracker)
+
+
+def running_stages(tracker) -> str:
+    """The running stages' task counts, e.g. '; stage 37: 5/8 tasks'."""
+    infos = [tracker.getStageInfo(s) for s in sorted(tracker.getActiveStageIds())]
+    return "".join(f"; stage {i.stageId}: {i.numCompletedTasks}/{i.numTasks} tasks" for i in infos if i)
 
 
 def ui_line(spark) -> str:
@@ -92,3 +96,22 @@ def progress_reporter(spark, total_files: int, every_s: float = 30.0, emit: Call
         stop.set()
         thread.join()
         emit(reporter.line())
+
+
+@contextlib.contextmanager
+def stage_heartbeat(spark, every_s: float = 30.0, emit: Callable[[str], None] = to_stderr):
+    """For jobs without files to count: every `every_s` seconds, the time so far and the
+    running stages' task counts, so that a long job is never silent."""
+    tracker, started, stop = spark.sparkContext.statusTracker(), time.monotonic(), threading.Event()
+
+    def beat():
+        while not stop.wait(every_s):
+            emit(f"progress: {time.monotonic() - started:,.0f} s{running_stages(tracker)}")
+
+    thread = threading.Thread(target=beat, name="corpus-pipeline-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -8,7 +8,7 @@ books; negatives: raw Common Crawl) and produces a model folder:
                           validation metrics and per-source score distributions
   validation_scores/      Parquet (id, source, label, score) of the validation documents,
                           read by the calibration command
-Tagging adds `quality_score` and the draw `quality_u` to documents and decides `keep`.
+The tag stage (`tag.py`) scores documents with it.
 """
 from __future__ import annotations
 
@@ -210,14 +210,3 @@ def score_distribution(scores: np.ndarray) -> dict:
     return {"docs": len(scores), "mean": round(float(scores.mean()), 4),
             "quantiles": {str(q): round(float(np.quantile(scores, q)), 4) for q in SCORE_QUANTILES},
             "histogram_10_bins": histogram.tolist()}
-
-
-# ---- tagging and selecting documents in jobs/filter.py
-
-def tag_documents(docs, model_folder: str, seed: int, alpha: float):
-    """Add quality_score, quality_u and keep (the Pareto rule) to documents with `id`, `text`."""
-    scored = score_column(PipelineModel.load(f"{model_folder}/{SPARK_MODEL}").transform(docs), "quality_score")
-    scored = scored.drop("words", "counts", "features", "rawPrediction", "probability", "prediction")
-    draw = F.udf(lambda doc_id: quality.pareto_draw(seed, doc_id), T.DoubleType())
-    scored = scored.withColumn("quality_u", draw("id"))
-    return scored.withColumn("keep", F.col("quality_u") < F.pow(2.0 - F.col("quality_score"), -alpha))

@@ -1,12 +1,11 @@
-"""The shard store: per-input-file results of the record-level stages, committed one by one.
+"""Per-input-file outputs of the record-level stages (ingest, tag), committed one by one.
 
-Ingest, quality scoring and the Pareto draw depend on one input file at a time, so their
-rows are kept per input file ("shard") in `<store>/<key>/` (Parquet) and a shard counts as
-done only once its marker `<store>/<key>/_COMMITTED.json` exists. The marker is written
-after the data is in place, so a run killed at any moment leaves each shard either
-committed or redone by the next run, never half-counted. The marker holds the shard's
-outcome counts and the fingerprint of the settings that produced it: a shard made with
-another ingest or quality setting is redone, not reused.
+Ingest and tagging depend on one input file at a time, so each keeps its rows per input
+file ("shard") in `<store>/<stage>/<key>/` (Parquet), and a shard counts as done only once
+its marker `<key>/_COMMITTED.json` exists. The marker is written after the data is in
+place, so a run killed at any moment leaves each shard either committed or redone by the
+next run, never half-counted. The marker holds the shard's outcome counts and the
+fingerprint of what produced it: a shard made with other settings is redone, not reused.
 
 Files whose names start with `_` are invisible to Spark's Parquet reader, so the marker
 never shows up as data.
@@ -22,7 +21,7 @@ from pyspark.sql import functions as F
 
 from .. import __version__, boilerplate, config
 from ..ingest import short_hash
-from .output import hadoop_fs, write_file
+from .output import hadoop_fs, read_json, write_file
 
 MARKER = "_COMMITTED.json"
 PARTIAL_MARKER = "_COMMITTING.json"
@@ -35,15 +34,22 @@ def shard_key(path: str) -> str:
     return f"{name[:60]}-{short_hash(path)[:12]}"
 
 
-def fingerprint(cfg: config.FilterConfig, model_version: str | None) -> str:
-    """What a shard's rows depend on besides its file: ingest settings, the block extractor's
-    weights (retrained without a code change), the quality model and its draw, and the package
-    version (a git commit would redo every shard at each edit in a checkout)."""
-    settings = {"ingest": config.to_dict(cfg.ingest), "block_model": boilerplate.shipped_model_digest(),
-                "model_version": model_version,
-                "alpha": cfg.quality.alpha if model_version else None,
-                "seed": cfg.quality.seed if model_version else None, "version": __version__}
+def digest(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def ingest_fingerprint(cfg: config.IngestConfig) -> str:
+    """What an ingest shard depends on besides its file: ingest settings, the block extractor's
+    weights (retrained without a code change) and the package version (a git commit would
+    redo every shard at each edit in a checkout)."""
+    return digest({"ingest": config.to_dict(cfg), "block_model": boilerplate.shipped_model_digest(),
+                   "version": __version__})
+
+
+def tag_fingerprint(ingest: str, model_version: str | None, seed: int) -> str:
+    """What a tag shard depends on: its ingest shard, the quality model and the draw's seed."""
+    return digest({"ingest": ingest, "model_version": model_version, "seed": seed if model_version else None,
+                   "version": __version__})
 
 
 class ShardStore:
@@ -61,24 +67,20 @@ class ShardStore:
 
     def marker(self, input_path: str) -> dict | None:
         """The marker of a committed shard made with this store's settings, else None."""
-        marker = self._Path(f"{self.path(input_path)}/{MARKER}")
-        if not self._fs.exists(marker):
-            return None
-        stream = self._fs.open(marker)
-        try:
-            found = json.loads(bytes(stream.readAllBytes()))
-        except ValueError:  # cut short on a store without atomic rename (S3): redo the shard
-            return None
-        finally:
-            stream.close()
-        return found if found.get("fingerprint") == self.fingerprint else None
+        found = read_json(self._fs, self._Path, f"{self.path(input_path)}/{MARKER}")
+        return found if found and found.get("fingerprint") == self.fingerprint else None
+
+    def read(self, files: list[str], schema):
+        """The rows of the committed shards of `files` (a shard may hold no row at all)."""
+        return self.spark.read.schema(schema).parquet(*[self.path(path) for path in files])
 
     def commit_batch(self, rows, files: list[str]) -> list[dict]:
         """Write the rows of `files` (a frame with a `source` column) and commit each file's shard."""
         staging = f"{self.root}/{STAGING}{uuid.uuid4().hex[:12]}"
         keyed = rows.withColumn("shard", F.udf(lambda path: shard_key(path))(F.col("source")))
         keyed.write.partitionBy("shard").parquet(staging)
-        counts = shard_counts(self.spark.read.parquet(staging))
+        written = self._fs.globStatus(self._Path(f"{staging}/shard=*"))
+        counts = shard_counts(self.spark.read.parquet(staging)) if written else {}
         markers = [self._commit_one(staging, path, counts.get(shard_key(path), {})) for path in files]
         self._fs.delete(self._Path(staging), True)
         return markers
@@ -88,7 +90,10 @@ class ShardStore:
         if self._fs.exists(final):  # a stale or half-committed shard from an earlier run
             self._fs.delete(final, True)
         self._fs.mkdirs(final.getParent())
-        if not self._fs.rename(self._Path(f"{staging}/shard={shard_key(input_path)}"), final):
+        staged = self._Path(f"{staging}/shard={shard_key(input_path)}")
+        if not self._fs.exists(staged):  # no row for this file (a tag shard of a file with no document)
+            self._fs.mkdirs(final)
+        elif not self._fs.rename(staged, final):
             raise RuntimeError(f"could not commit shard {final}")
         marker = {"input": input_path, "fingerprint": self.fingerprint, "records": sum(by_reason.values()),
                   "outcomes": by_reason, "committed_at": utc(time.time())}
