@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from corpus_pipeline import config, inputs
+from corpus_pipeline import config, inputs, report
 from corpus_pipeline.spark.filter import run_filter
 
 from .conftest import REPO, SAMPLE
@@ -24,7 +24,7 @@ def scored_run(spark, tmp_path_factory):
     out = tmp_path_factory.mktemp("scored") / "out"
     cfg = config.FilterConfig(output=str(out),
                               quality=config.QualityConfig(model=str(REPO / "models" / "quality"), alpha=SCORED_ALPHA))
-    return out, run_filter(spark, cfg, SAMPLE_FILES)
+    return out, run_with_report(spark, cfg, SAMPLE_FILES)
 
 
 @pytest.fixture(scope="session")
@@ -33,4 +33,11 @@ def empty_run(spark, tmp_path_factory):
     out = tmp_path_factory.mktemp("empty") / "out"
     cfg = config.FilterConfig(output=str(out), ingest=config.IngestConfig(min_chars=10**9),
                               quality=config.QualityConfig(model=""), dedup=config.DedupConfig(enabled=False))
-    return out, run_filter(spark, cfg, SAMPLE_FILES[:2])
+    return out, run_with_report(spark, cfg, SAMPLE_FILES[:2])
+
+
+def run_with_report(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
+    """What jobs/filter.py does: the chain, then the report drawn from its output."""
+    stats = run_filter(spark, cfg, files)
+    report.write_report(cfg.output)
+    return stats

@@ -120,7 +120,7 @@ def finish(job: subprocess.Popen, timeout: float = 400) -> str:
 
 def committed_shards(out: Path) -> int:
     store = out.parent / (out.name + ".shards")
-    return len(list(store.glob(f"*/{MARKER}"))) if store.exists() else 0
+    return len(list(store.glob(f"ingest/*/{MARKER}"))) if store.exists() else 0
 
 
 def wait_until(condition, job: subprocess.Popen, timeout: float = 300):

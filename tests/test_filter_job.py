@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from corpus_pipeline import __version__, config, ingest, inputs
+from corpus_pipeline import __version__, config, ingest, inputs, report
 from corpus_pipeline.spark.filter import run_filter
 from corpus_pipeline.spark.output import OutputError
 
@@ -30,6 +30,9 @@ SAMPLE_STATS = {
     "dedup": None,
     "repeated_lines": None,
     "decontam": None,
+    "stages": {"ingest": {"files_processed": 6, "files_reused": 0, "rows_written": 311},
+               "tag": {"files_processed": 6, "files_reused": 0, "rows_written": 116},
+               "select": "ran", "dedup": "off", "repeated_lines": "off", "decontam": "off"},
 }
 
 
@@ -44,7 +47,9 @@ def filter_config(output, dedup: bool = False) -> config.FilterConfig:
 @pytest.fixture(scope="module")
 def sample_run(spark, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "out"
-    return out, run_filter(spark, filter_config(out), SAMPLE_FILES)
+    stats = run_filter(spark, filter_config(out), SAMPLE_FILES)
+    report.write_report(str(out))  # as jobs/filter.py does after the chain
+    return out, stats
 
 
 def test_sample_stats_are_exact_and_reconcile(sample_run):
@@ -110,10 +115,15 @@ def test_rerun_replaces_output_atomically_and_refuses_foreign_folders(spark, tmp
     second = run_filter(spark, filter_config(out), SAMPLE_FILES[:2])
     assert first["records_read"] == second["records_read"]
     assert (first["shards"]["processed"], second["shards"]["reused"]) == (2, 2)
-    # No temporary or old folders left; the shard store holds one committed folder per input.
+    # No temporary or old folders left; the stage store holds one committed shard per input
+    # and stage, and one folder per corpus stage.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.shards"]
-    assert all((shard / "_COMMITTED.json").exists() for shard in (tmp_path / "out.shards").iterdir())
-    assert len(list((tmp_path / "out.shards").iterdir())) == 2
+    store = tmp_path / "out.shards"
+    assert sorted(p.name for p in store.iterdir()) == ["ingest", "select", "tag"]
+    for stage in ("ingest", "tag"):
+        assert len(list((store / stage).iterdir())) == 2
+        assert all((shard / "_COMMITTED.json").exists() for shard in (store / stage).iterdir())
+    assert (store / "select" / "_STAGE.json").exists()
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "precious.txt").write_text("keep me")

@@ -25,7 +25,7 @@ def test_resumed_run_reuses_committed_shards_and_matches_a_fresh_run(spark, tmp_
     resumed = tmp_path / "resumed"
     cfg = filter_config(resumed, dedup=True)
     run_filter(spark, cfg, SAMPLE_FILES[:4])
-    half = resumed.parent / "resumed.shards"
+    half = resumed.parent / "resumed.shards" / "ingest"
 
     def shard_of(path):
         return next(p for p in sorted(half.iterdir()) if path.rsplit("/", 1)[-1][:20] in p.name)

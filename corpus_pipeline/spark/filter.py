@@ -103,9 +103,11 @@ def per_file_stage(store: ShardStore, files: list[str], resume: bool, count_reus
             marker["status"] = "reused"
     pending = [path for path in files if markers[path] is None]
     count_reused(len(files) - len(pending))
-    for marker in run_pending(pending) if pending else []:
+    done = run_pending(pending) if pending else []
+    for marker in done:
         markers[marker["input"]] = dict(marker, status="processed")
-    return markers, {"files_processed": len(pending), "files_reused": len(files) - len(pending)}
+    return markers, {"files_processed": len(pending), "files_reused": len(files) - len(pending),
+                     "rows_written": sum(marker["records"] for marker in done)}
 
 
 def corpus_stages(spark, cfg: config.FilterConfig, files: list[str], tagged: ShardStore,
