@@ -1,7 +1,7 @@
 """python jobs/train_boilerplate.py [--data DIR] [--output FILE] [--hold-out NAME ...] [--limit N]
 
-Trains the block classifier of corpus_pipeline/boilerplate.py on the human-gold extraction
-sets and writes the model JSON with its manifest beside it (data fingerprint, code version,
+Trains the block classifier of corpus_pipeline/boilerplate.py on the human-gold extraction sets.
+Writes the model JSON and its manifest beside it (data fingerprint, code version,
 parameters, model digest). The shipped model is replaced only when --output names it:
 --output corpus_pipeline/boilerplate_model.json (its manifest: boilerplate_manifest.json).
 Same gold pages, same code: the same bytes. Takes a few minutes (2,417 pages).
@@ -16,7 +16,7 @@ from corpus_pipeline import boilerplate_training, goldsets
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="train_boilerplate.py", description=" ".join(__doc__.splitlines()[2:4]),
+    parser = argparse.ArgumentParser(prog="train_boilerplate.py", description=__doc__.splitlines()[2],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--data", default=str(goldsets.DEFAULT_ROOT), help="the web_html gold folder")
     parser.add_argument("--output", default="output/boilerplate_model.json", help="model JSON to write")
