@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -142,7 +143,7 @@ def manifest(text: str, pages: dict[str, list], root: Path, limit: int | None = 
         "params": {"label_min_precision": LABEL_MIN_PRECISION, "C": REGULARISATION_C,
                    "thresholds": [float(t) for t in THRESHOLDS], "fallback_min_chars": boilerplate.FALLBACK_MIN_CHARS,
                    "limit_per_dataset": limit, "sklearn": sklearn_version, "numpy": np.__version__},
-        "data": {"root": str(root), "fingerprint": goldsets.fingerprint(pages),
+        "data": {"root": os.path.relpath(root), "fingerprint": goldsets.fingerprint(pages),
                  "gold_pages": {name: len(rows) for name, rows in pages.items()}},
     }
 
