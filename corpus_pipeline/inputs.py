@@ -4,9 +4,10 @@
 archive files, not recursive), globs, and manifests: text files listing one path per line,
 as Common Crawl publishes them (`warc.paths.gz`) and as cc-pyspark reads them.
 `expand_files` gives the files of any type named by files, folders or globs (reference
-texts such as Gutenberg books), without manifests. Paths go through fsspec, so `s3a://` or `hdfs://` work where the
-matching fsspec back-end (s3fs, pyarrow) is installed. A manifest's relative entries are
-resolved against `prefix` (e.g. "s3a://commoncrawl/"), else against the manifest's folder.
+texts such as Gutenberg books), without manifests. Paths go through fsspec, so `s3a://` or
+`hdfs://` work where the matching fsspec back-end (s3fs, pyarrow) is installed. A
+manifest's relative entries are resolved against `prefix` (e.g. "s3a://commoncrawl/"), else
+against the manifest's folder.
 """
 from __future__ import annotations
 
