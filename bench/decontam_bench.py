@@ -13,16 +13,14 @@
 import argparse
 import dataclasses
 import os
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from corpus_pipeline import config, decontam, references  # noqa: E402
+from corpus_pipeline import config, decontam, references
 
 SHARED = "../shared/data"
 SOURCES = [  # (name, format, path) of the training-side corpora

@@ -1,6 +1,7 @@
 """Fuzzy-dedup cost versus corpus size: documents/s, candidate pairs/doc and peak memory.
 
-Data: real text only, from ../shared/data, loaded with corpus_pipeline.references:
+Data: real text only, from ../shared/data, loaded by corpus_pipeline.planted (its docstring
+and code are the reference for what follows) with corpus_pipeline.references:
 - books:     positives/books/*.txt (12 Gutenberg books), load_gutenberg(passage_chars=1500);
 - webtext:   positives/webtext/webtext.valid.trunc63tok.jsonl (snippets of <= 63 tokens);
 - dolma_cc:  cc_text/dolma_CC-MAIN-...-00140_ccby-subset.jsonl.gz (Common Crawl text);
@@ -50,8 +51,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import glob
-import hashlib
 import json
 import os
 import resource
@@ -64,133 +63,35 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
-SEED = 20240601
-ORIGINAL_SHARE = 0.9  # at most this share of a corpus is real pool documents
-EDIT_RANGE = (0.02, 0.10)  # share of a variant's words dropped or replaced
+# The library is imported inside the functions that need it, so that the parent stays small
+# (see build_corpora).
 PAGE_KB = 1  # /proc VmHWM and VmRSS are in kB
 
 
-# ---------------------------------------------------------------- real documents
-
-def real_sources(data: Path) -> dict:
-    """name -> zero-argument loader of RefDocs; every file under data/ is real text."""
-    from corpus_pipeline import references as R
-
-    wiki_xml = sorted(glob.glob(str(data / "positives/wikipedia/enwiki*.bz2")))[0]
-    return {
-        "books": lambda: R.load_gutenberg(str(data / "positives/books/*.txt"), "books", passage_chars=1500),
-        "webtext": lambda: R.load_jsonl(str(data / "positives/webtext/webtext.valid.trunc63tok.jsonl"), "webtext"),
-        "dolma_cc": lambda: R.load_jsonl(glob.glob(str(data / "cc_text/dolma_CC-MAIN-*.jsonl.gz"))[0], "dolma_cc"),
-        "cc_head": lambda: R.load_jsonl(str(data / "cc_text/dolma-cc_en_head/cc_en_head-0091.jsonl"), "cc_head"),
-        "dclm": lambda: (doc for doc, _ in R.load_labelled_jsonl(
-            str(data / "cc_text/dclm-human-quality/majority_data.jsonl"), "dclm")),
-        "wikipedia": lambda: R.load_mediawiki_xml(wiki_xml, "wikipedia"),
-        "wikitext": lambda: R.load_wikitext_tokens(str(data / "positives/wikipedia/wikitext-2_valid.tokens.txt"),
-                                                   "wikitext"),
-    }
-
-
-def hash_order(key: str, seed: int = SEED) -> bytes:
-    return hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
-
-
-def load_pool(data: Path, sources: tuple[str, ...] | None = None) -> list:
-    """Real RefDocs of the chosen sources, distinct ids, in seeded hash order."""
-    docs = {}
-    for name, load in real_sources(data).items():
-        if sources is None or name in sources:
-            docs.update((doc.id, doc) for doc in load())
-    return sorted(docs.values(), key=lambda doc: hash_order(doc.id))
-
-
-def rng_for(key: str, seed: int = SEED):
-    import numpy as np
-
-    return np.random.default_rng(int.from_bytes(hash_order(key, seed), "little"))
-
-
-def vocabulary(pool: list, max_docs: int = 3000) -> list[str]:
-    """Distinct words of the first pool documents: replacement words for planted edits."""
-    return sorted({w for doc in pool[:max_docs] for w in doc.text.split()})
-
-
-def edit_words(text: str, edits: int, rng, vocab: list[str]) -> str:
-    """`edits` distinct word positions each dropped or replaced by a vocabulary word (50/50);
-    paragraph breaks are kept."""
-    lines = [line.split(" ") for line in text.split("\n")]
-    positions = [(i, j) for i, line in enumerate(lines) for j in range(len(line))]
-    chosen = rng.choice(len(positions), size=min(edits, len(positions)), replace=False)
-    for k in chosen:
-        i, j = positions[k]
-        lines[i][j] = "" if rng.random() < 0.5 else vocab[rng.integers(len(vocab))]
-    return "\n".join(" ".join(w for w in line if w) for line in lines)
-
-
-def planted_variant(doc, variant_id: str, vocab: list[str]) -> str:
-    rng = rng_for(variant_id)
-    share = rng.uniform(*EDIT_RANGE)
-    return edit_words(doc.text, max(1, round(share * len(doc.text.split()))), rng, vocab)
-
-
-def build_corpus(pool: list, size: int, vocab: list[str]) -> tuple[list[dict], dict]:
-    """Rows (id, text, source, original) and the composition; see the module docstring."""
-    n_orig = min(round(ORIGINAL_SHARE * size), len(pool))
-    rows = [dict(id=d.id, text=d.text, source=d.source, original=None) for d in pool[:n_orig]]
-    for j in range(size - n_orig):
-        doc = pool[j % n_orig]
-        vid = f"v{j // n_orig}-{doc.id}"
-        rows.append(dict(id=vid, text=planted_variant(doc, vid, vocab), source=doc.source, original=doc.id))
-    by_source = {}
-    for row in rows[:n_orig]:
-        by_source[row["source"]] = by_source.get(row["source"], 0) + 1
-    return rows, dict(size=size, originals=n_orig, planted=size - n_orig, by_source=by_source,
-                      chars=sum(len(r["text"]) for r in rows))
-
+# ---------------------------------------------------------------- corpora
 
 def planted_jaccards(rows: list[dict], ngram: int, sample: int = 2000) -> list[float]:
     """Exact shingle Jaccard of (variant, original) for a hash-ordered sample of variants."""
     from corpus_pipeline import dedup
+    from corpus_pipeline.planted import seeded_order
 
     texts = {r["id"]: r["text"] for r in rows if r["original"] is None}
-    variants = sorted((r for r in rows if r["original"]), key=lambda r: hash_order(r["id"]))[:sample]
+    variants = sorted((r for r in rows if r["original"]), key=lambda r: seeded_order(r["id"]))[:sample]
     return [dedup.jaccard(dedup.shingles(r["text"], ngram), dedup.shingles(texts[r["original"]], ngram))
             for r in variants]
 
 
-def write_parquet(rows: list[dict], path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.table({"id": [r["id"] for r in rows], "text": [r["text"] for r in rows]})
-    pq.write_table(table, path, row_group_size=2000)
-
-
 # ---------------------------------------------------------------- one run (child process)
-
-def spark_session(app: str):
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    spark = (SparkSession.builder.master("local[2]").appName(app)
-             .config("spark.ui.enabled", "false")
-             .config("spark.sql.shuffle.partitions", "8")
-             .config("spark.sql.execution.pythonUDF.arrow.enabled", "false")
-             .config("spark.ui.showConsoleProgress", "false")  # no progress bars in the printed output
-             .getOrCreate())
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
-
 
 def child(mode: str, parquet: str) -> None:
     from pyspark.sql import functions as F
 
     from corpus_pipeline.config import DedupConfig
     from corpus_pipeline.spark import dedup as spark_dedup
+    from corpus_pipeline.spark.session import local_session
 
     cfg = dataclasses.replace(DedupConfig(), mode=mode)
-    spark = spark_session(f"dedup-bench-{mode}")
+    spark = local_session(f"dedup-bench-{mode}")
     targets = spark.read.parquet(parquet)
     docs = targets.count()
     emit("START", docs=docs)
@@ -415,13 +316,16 @@ def growth(results: dict, mode: str, sizes: list[int]) -> str:
     return f"  {mode}: " + "; ".join(parts)
 
 
-def build_corpora(data: Path, sizes: list[int], workdir: Path) -> None:
+def build_corpora(data: Path | None, sizes: list[int], workdir: Path) -> None:
     """Child process: load the pool, write one Parquet corpus per size, print the header lines.
     Kept out of the parent so that the parent stays small (a run's RUSAGE_SELF maxrss starts
     from the parent's size at fork: Linux carries maxrss across execve)."""
     from corpus_pipeline.config import DedupConfig
+    from corpus_pipeline.planted import (DEFAULT_DATA, EDIT_RANGE, ORIGINAL_SHARE, build_corpus, load_pool,
+                                         vocabulary, write_parquet)
 
     cfg = DedupConfig()
+    data = data or DEFAULT_DATA
     t0 = time.perf_counter()
     pool = load_pool(data)
     vocab = vocabulary(pool)
@@ -453,7 +357,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--modes", default="bands,spark_minhashlsh")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds of timed work per run")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, help="the shared data folder (default: ../shared/data)")
     parser.add_argument("--workdir", type=Path, default=None, help="where the Parquet corpora go (temp dir)")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PARQUET"), help=argparse.SUPPRESS)
     parser.add_argument("--build", metavar="WORKDIR", help=argparse.SUPPRESS)
@@ -477,8 +381,8 @@ def main() -> None:
           f"J >= {cfg.jaccard_threshold}, max_bucket {cfg.max_bucket}); spark_minhashlsh = same with "
           f"mode=spark_minhashlsh ({cfg.num_hashes} OR-ed tables, unigram HashingTF {cfg.num_features})")
     sys.stdout.flush()
-    subprocess.run([sys.executable, __file__, "--build", str(workdir), "--sizes", args.sizes,
-                    "--data", str(args.data)], cwd=REPO_ROOT, check=True)
+    subprocess.run([sys.executable, __file__, "--build", str(workdir), "--sizes", args.sizes]
+                   + (["--data", str(args.data)] if args.data else []), cwd=REPO_ROOT, check=True)
     print()
     print(HEADER)
     results = {}

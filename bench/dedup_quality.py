@@ -1,6 +1,6 @@
 """Fuzzy-dedup precision and recall against exact Jaccard, on real text with planted near-duplicates.
 
-Data: real documents from ../shared/data (the loaders of bench/dedup_bench.py): Common Crawl
+Data: real documents from ../shared/data (the loaders of corpus_pipeline.planted): Common Crawl
 text (dolma CC, cc_text/dolma_CC-MAIN-...jsonl.gz), WebText snippets and 1,500-char
 Gutenberg book passages, each with at least --min-words words; --docs of them (default
 1,000: a third per source, or what a source has), picked in blake2b("<seed>:<id>") order.
@@ -42,18 +42,15 @@ import argparse
 import dataclasses
 import math
 import re
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dedup_bench import DEFAULT_DATA, hash_order, load_pool, rng_for, spark_session, vocabulary  # noqa: E402
-
-from corpus_pipeline import dedup  # noqa: E402
-from corpus_pipeline.config import DedupConfig  # noqa: E402
+from corpus_pipeline import dedup
+from corpus_pipeline.config import DedupConfig
+from corpus_pipeline.planted import DEFAULT_DATA, load_pool, rng_for, seeded_order, vocabulary
 
 SOURCES = ("dolma_cc", "webtext", "books")
 BINS = [(0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.0)]
@@ -72,7 +69,7 @@ def pick_originals(data: Path, total: int, min_words: int) -> list:
         chosen += per_source[s][:total // len(SOURCES)]
     taken = {d.id for d in chosen}
     chosen += [d for d in pool if d.id not in taken][:total - len(chosen)]
-    return sorted(chosen, key=lambda d: hash_order(d.id)), pool
+    return sorted(chosen, key=lambda d: seeded_order(d.id)), pool
 
 
 def edit_plan(text: str, rng, vocab: list[str]):
@@ -266,7 +263,9 @@ def main() -> None:
 
     from corpus_pipeline.spark import dedup as spark_dedup
 
-    spark = spark_session("dedup-quality")
+    from corpus_pipeline.spark.session import local_session
+
+    spark = local_session("dedup-quality")
     df = spark.createDataFrame([(r["id"], r["text"]) for r in rows], "id string, text string").cache()
     nodes = spark_dedup.graph_nodes(df, None).cache()
     t1 = time.perf_counter()

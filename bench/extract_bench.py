@@ -3,29 +3,20 @@
 Contenders, in one run on the same pages:
 - `ours`: `corpus_pipeline.extract.extract_main_text` (Resiliparse DOM + block classifier),
   timed with and without language ID (lid.176 on the result, as ingest does). Each dataset
-  is scored with a block model trained on the other five (`bench/train_boilerplate.py`),
-  so every figure of ours is held out; the shipped model, trained on all six, is not scored;
+  is scored with a block model trained on the other five
+  (`corpus_pipeline.boilerplate_training.fit`), so every figure of ours is held out; the
+  shipped model, trained on all six, is not scored;
 - `resiliparse`: Resiliparse's main-content mode (`extract_main_text(method="resiliparse")`);
 - `resiliparse_no_comments`: the same, told to drop comment sections (`comments=False`), as
   ours asks it: the share of our gain that this option alone brings;
 - `trafilatura`: trafilatura 2 default settings; `trafilatura_precision`: `favor_precision=True`;
 - `justext`: jusText 3 with the English stoplist (the gold pages are mostly English).
 
-Data, from `shared/data/web_html/` (see its README), only sets with human-made gold:
-- general web pages: CleanEval 2007 (dev + final; pages without a gold file skipped),
-  CleanPortalEval, Scrapinghub article-extraction benchmark (gold articleBody),
-  htmltotext-benchmark (gold kept comments and forum user names);
-- news articles: L3S-GN1 (gold = headline and full text of the annotated copy, each text
-  node once) and Dragnet 2012 (gold = text before the `!@#$%^&*()  COMMENTS` line,
-  whose spaces and symbols vary).
-- Not used: Readability (its "gold" is Readability.js output) and trafilatura's evaluation
-  set (used to tune trafilatura, and its gold is partial snippets).
-
-Score per page: multisets of lower-cased whitespace tokens of the output and of the gold;
-overlap = size of their intersection; P = overlap/|output|, R = overlap/|gold|, F1 their
-harmonic mean (an empty output scores 0). Reported: mean P/R/F1 per dataset, over the
-general-web sets, the news sets and all pages. The L3S-GN1 annotated copy lost every non-ASCII
-character to '?', so for that set both sides are folded the same way before scoring.
+Data: the six human-gold sets of `corpus_pipeline.goldsets` (CleanEval, CleanPortalEval,
+Scrapinghub, htmltotext: general web pages; L3S-GN1, Dragnet: news), from
+`shared/data/web_html/`; its docstring says how each gold is read and how a page is scored
+(bag-of-words P/R/F1). Reported: mean P/R/F1 per dataset, over the general-web sets, the
+news sets and all pages.
 
 Speed: CPU time of this process (time.process_time) around each call, bytes in to text
 out (decoding included), summed over all pages; pages/s per core = pages / CPU seconds.
@@ -47,214 +38,21 @@ Also printed for every contender: its F1 on the text the filter job writes, with
 pages standing in for a crawl: after fuzzy dedup (the job's rule, without Spark) and then the
 repeated-line stage (`corpus_pipeline.lines`), which removes the template lines that several
 pages of a site share, which no per-page extractor can see.
+The dedup rule is the library's (`corpus_pipeline.dedup.near_duplicate_keepers`).
 
 Usage: python bench/extract_bench.py [--data DIR] [--limit N] [--only NAME,...]
 """
 from __future__ import annotations
 
 import argparse
-import codecs
-import gzip
-import html
-import json
-import re
 import sys
-import tarfile
 import time
-from collections import Counter
-from itertools import combinations
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from corpus_pipeline import dedup, langid, lines  # noqa: E402
-from corpus_pipeline.config import DedupConfig  # noqa: E402
-from corpus_pipeline.extract import extract_main_text  # noqa: E402
-
-DEFAULT_DATA = [REPO_ROOT.parent / "shared" / "data" / "web_html", Path("/work/shared/data/web_html")]
-# "!@#$%^&*()  COMMENTS" in 316 gold files; 12 more vary its spaces or symbols (typos), and their
-# comments were scored as gold until 2026-12-03.
-DRAGNET_COMMENTS = re.compile(r"!@#[$%^&*()]+\s+COMMENTS")
-L3S_GOLD_CLASSES = ("x-nc-sel1", "x-nc-sel2")  # headline, full text (the L3S "content" labels)
-_L3S_GOLD_SPANS = ", ".join(f"span.{name}" for name in L3S_GOLD_CLASSES)
-_L3S_LABEL = re.compile(r"\bx-nc-sel\d\b")
-_TEXT_WRAPPER = re.compile(rb"^\s*<text\b[^>]*>")
-_TEXT_CLOSE = re.compile(rb"</text>\s*$")
-_GOLD_MARKERS = re.compile(r"<[phl]>", re.I)
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-
-
-# ---------------------------------------------------------------- reading the datasets
-
-def read_text(path: Path) -> str:
-    return decode_gold(path.read_bytes())
-
-
-def decode_gold(data: bytes) -> str:
-    """UTF-16 where a byte-order mark says so (5 Dragnet gold files), else UTF-8, else cp1252."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", "replace")
-
-
-def cleaneval_html(path: Path) -> bytes:
-    data = _TEXT_WRAPPER.sub(b"", path.read_bytes(), count=1)
-    return _TEXT_CLOSE.sub(b"", data)
-
-
-def cleaneval_gold(path: Path) -> str:
-    text = read_text(path).lstrip()
-    if text.startswith("URL:"):
-        text = text.partition("\n")[2]
-    return html.unescape(_GOLD_MARKERS.sub(" ", text))
-
-
-def cleaneval_format(folder: Path):
-    """(name, html bytes, gold) for each input/<n>.html that has GoldStandard/<n>.txt."""
-    for page in sorted((folder / "input").glob("*.html")):
-        gold = folder / "GoldStandard" / (page.stem + ".txt")
-        if gold.is_file():
-            yield page.name, cleaneval_html(page), cleaneval_gold(gold)
-
-
-def cleaneval(root: Path):
-    for part in ("cleaneval-dev", "cleaneval-final"):
-        yield from cleaneval_format(root / "cleaneval" / part)
-
-
-def cleanportaleval(root: Path):
-    yield from cleaneval_format(root / "cleanportaleval")
-
-
-def scrapinghub(root: Path):
-    folder = root / "scrapinghub-aeb"
-    truth = json.loads((folder / "ground-truth.json").read_text(encoding="utf-8"))
-    for page_id, entry in sorted(truth.items()):
-        page = folder / "html" / f"{page_id}.html.gz"
-        yield page.name, gzip.decompress(page.read_bytes()), entry["articleBody"]
-
-
-def htmltotext(root: Path):
-    for page in sorted((root / "htmltotext-benchmark" / "benchmarkdata").glob("*/html/*.html")):
-        gold = page.parent.parent / "text" / (page.stem + ".txt")
-        if gold.is_file():
-            yield f"{page.parent.parent.name}/{page.name}", page.read_bytes(), read_text(gold)
-
-
-def dragnet(root: Path):
-    """Dragnet pages with their gold cut where the reader comments start."""
-    for name, data, gold in dragnet_with_comments(root):
-        yield name, data, DRAGNET_COMMENTS.split(gold, 1)[0]
-
-
-def dragnet_with_comments(root: Path):
-    """input/<id>.html with GoldStandard/<id>.txt, read from the tar.xz in one sequential pass;
-    the gold whole: the article, then, on 328 pages, DRAGNET_COMMENTS and the comments."""
-    files = {}
-    with tarfile.open(root / "dragnet" / "dragnet_data.tar.xz") as archive:
-        for member in archive:
-            if member.isfile():
-                files[member.name] = archive.extractfile(member).read()
-    for name in sorted(files):
-        if "/input/" in name:
-            stem = name.rsplit("/", 1)[1].removesuffix(".html")
-            gold = files.get(f"dragnet_data/GoldStandard/{stem}.txt")
-            if gold is not None:
-                yield f"{stem}.html", files[name], decode_gold(gold)
-
-
-def l3s_gn1(root: Path):
-    from resiliparse.parse.html import HTMLTree
-
-    folder = next((root / "l3s-gn1").glob("L3S-GN1-*"))
-    for page in sorted((folder / "original").glob("*.html")):
-        annotated = HTMLTree.parse(read_text(folder / "annotated" / page.name))
-        yield page.name, page.read_bytes(), l3s_gold(annotated)
-
-
-def l3s_gold(annotated) -> str:
-    """The annotated copy's headline and full text, each text node once, labelled by its
-    innermost annotation span. The annotation nests spans: a sentence can sit in ten
-    `x-nc-sel2` spans, and the text of every matching span counted it once per level (180
-    of the 497 pages' gold was inflated by over 5%, 47 by over 2x); and a span inside the
-    full text can carry another label ("Email article / Print version", not content)."""
-    from resiliparse.parse.html import NodeType
-
-    texts = []
-
-    def collect(node, gold: bool):
-        for child in node.child_nodes:
-            if child.type == NodeType.TEXT:
-                if gold:
-                    texts.append(child.text)
-            elif child.type == NodeType.ELEMENT:
-                label = _l3s_label(child)
-                collect(child, gold if label is None else label in L3S_GOLD_CLASSES)
-
-    for span in annotated.body.query_selector_all(_L3S_GOLD_SPANS):
-        if not any(_l3s_label(node) in L3S_GOLD_CLASSES for node in _ancestors(span)):  # outermost
-            collect(span, True)
-    return " ".join(texts)
-
-
-def _l3s_label(node) -> str | None:
-    match = _L3S_LABEL.search(node.class_name or "") if node.tag == "span" else None
-    return match and match.group()
-
-
-def _ancestors(node):
-    while (node := node.parent) is not None:
-        yield node
-
-
-GENERAL_WEB = {"CleanEval": cleaneval, "CleanPortalEval": cleanportaleval,
-               "Scrapinghub": scrapinghub, "htmltotext": htmltotext}
-NEWS = {"L3S-GN1": l3s_gn1, "Dragnet": dragnet}
-GOLD_SETS = {**GENERAL_WEB, **NEWS}
-
-
-def fold_for(dataset: str):
-    """L3S-GN1's annotated copy has '?' for every non-ASCII character; fold ours alike."""
-    return (lambda text: _NON_ASCII.sub("?", text)) if dataset == "L3S-GN1" else (lambda text: text)
-
-
-def find_data(arg: str | None) -> Path:
-    candidates = [Path(arg)] if arg else DEFAULT_DATA
-    for path in candidates:
-        if path.is_dir():
-            return path
-    sys.exit(f"extract_bench: no web_html data at {' or '.join(map(str, candidates))}; pass --data DIR")
-
-
-def load_pages(root: Path, names, limit: int | None = None) -> tuple[dict[str, list], Counter]:
-    """{dataset: [(name, html bytes, gold)]}; pages whose gold has no word are skipped and counted."""
-    pages, empty_gold = {}, Counter()
-    for name in names:
-        rows = []
-        for row in GOLD_SETS[name](root):
-            if not row[2].split():
-                empty_gold[name] += 1
-                continue
-            rows.append(row)
-            if limit and len(rows) >= limit:
-                break
-        pages[name] = rows
-    return pages, empty_gold
-
-
-# ---------------------------------------------------------------- scoring
-
-def bag_of_words_prf(output: str, gold: str) -> tuple[float, float, float]:
-    got, want = Counter(output.lower().split()), Counter(gold.lower().split())
-    overlap = sum((got & want).values())
-    precision = overlap / sum(got.values()) if got else 0.0
-    recall = overlap / sum(want.values()) if want else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if overlap else 0.0
-    return precision, recall, f1
+from corpus_pipeline import boilerplate_training, dedup, langid, lines
+from corpus_pipeline.config import DedupConfig
+from corpus_pipeline.extract import extract_main_text
+from corpus_pipeline.goldsets import (GENERAL_WEB, GOLD_SETS, NEWS, bag_of_words_prf,
+                                      find_root, fold_for, load_pages)
 
 
 # ---------------------------------------------------------------- contenders
@@ -304,10 +102,8 @@ def with_language_id(extractor):
 
 def held_out_models(labelled: dict) -> dict:
     """{dataset: block model trained on the other gold sets' pages}, from
-    train_boilerplate.labelled_pages: ours is scored only on pages its model never saw."""
-    import train_boilerplate
-
-    return {name: train_boilerplate.fit({other: rows for other, rows in labelled.items() if other != name})
+    boilerplate_training.labelled_pages: ours is scored only on pages its model never saw."""
+    return {name: boilerplate_training.fit({other: rows for other, rows in labelled.items() if other != name})
             for name in labelled}
 
 
@@ -323,10 +119,8 @@ def block_choice_ceiling(labelled: dict) -> dict[str, list[tuple[float, float]]]
 
 def better_view_f1(labelled: dict, models: dict) -> dict[str, list[float]]:
     """{dataset: per page F1 of the held-out model's text from whichever view scores higher}."""
-    import train_boilerplate
-
     return {name: [max(bag_of_words_prf(fold(text), fold(gold))[2]
-                       for text in train_boilerplate.view_texts(views, models[name]))
+                       for text in boilerplate_training.view_texts(views, models[name]))
                    for gold, fold, views in rows]
             for name, rows in labelled.items()}
 
@@ -394,14 +188,15 @@ def main():
     parser.add_argument("--limit", type=int, help="at most N pages per dataset (default: all)")
     parser.add_argument("--only", help="comma-separated contenders (default: all)")
     args = parser.parse_args()
-    root = find_data(args.data)
+    try:
+        root = find_root(args.data)
+    except FileNotFoundError as err:
+        sys.exit(f"extract_bench: {err}; pass --data DIR")
     pages, empty_gold = load_pages(root, GOLD_SETS, args.limit)
     wanted = args.only.split(",") if args.only else None
     scores_ours = not wanted or any(name.startswith("ours") for name in wanted)
     if scores_ours:  # labelling and training take a minute; skipped when ours is not asked for
-        import train_boilerplate
-
-        labelled = train_boilerplate.labelled_pages(pages)
+        labelled = boilerplate_training.labelled_pages(pages)
     models = held_out_models(labelled) if scores_ours else {}
     methods = contenders(models)
     if wanted:
@@ -460,42 +255,13 @@ def print_as_the_job_writes(pages: dict, outputs: dict, methods):
 def as_the_job_writes(texts: list[str], cfg: DedupConfig = DedupConfig()) -> tuple[list[str], list[int]]:
     """(per page, the text the filter job holds for it; per page, the index of the page whose
     document that is). The job's order: fuzzy dedup keeps one page of each cluster of
-    near-duplicates, then the repeated-line stage runs over the pages dedup kept. A page that
+    near-duplicates (with no quality scores here, its first), then the repeated-line stage runs over the pages dedup kept. A page that
     dedup drops is scored on the text its cluster's keeper ends with: that is the text the
     corpus holds for it. Run in reverse, as the bench did before 2026-12-03, two copies of
     one page hollow each other out, which the job never does."""
-    keepers = near_duplicate_keepers(texts, cfg)
+    keepers = dedup.near_duplicate_keepers(texts, cfg)
     kept = lines.drop_repeated_lines({i: text for i, text in enumerate(texts) if keepers[i] == i})
     return [kept[keeper][0] for keeper in keepers], keepers
-
-
-def near_duplicate_keepers(texts: list[str], cfg: DedupConfig) -> list[int]:
-    """Per text, the index of its cluster's keeper under the job's fuzzy-dedup rule
-    (`corpus_pipeline/spark/dedup.py`, mode bands) without Spark: texts sharing a band key
-    are candidates (a bucket over `max_bucket` links its members to its first), a candidate
-    pair at or above the shingle Jaccard threshold is a duplicate, clusters are connected
-    components. The job keeps a cluster's best quality score, then its smallest id; with no
-    scores here, the first page keeps."""
-    signed = list(map(dedup.signer(cfg), texts))
-    buckets: dict[int, list[int]] = {}
-    for i, (_, keys) in enumerate(signed):
-        for key in keys:
-            buckets.setdefault(key, []).append(i)
-    keepers = list(range(len(texts)))
-
-    def keeper(i: int) -> int:
-        while keepers[i] != i:
-            i = keepers[i]
-        return i
-
-    for members in buckets.values():
-        pairs = (combinations(members, 2) if len(members) <= cfg.max_bucket
-                 else ((members[0], other) for other in members[1:]))
-        for i, j in pairs:
-            first, second = sorted((keeper(i), keeper(j)))
-            if first != second and dedup.jaccard(signed[i][0], signed[j][0]) >= cfg.jaccard_threshold:
-                keepers[second] = first
-    return [keeper(i) for i in range(len(texts))]
 
 
 def print_where_the_rest_is(labelled: dict, models: dict):

@@ -8,8 +8,8 @@ their features, the selection, the whole-page fallback (on the pages that need i
 `langid.identify`. The shipped block model is used (not the held-out ones of
 extract_bench.py: cost does not depend on the weights).
 
-Data: the six human-gold sets of bench/extract_bench.py (2,417 pages, none of them CC).
-Usage: python bench/extract_steps.py [--data DIR] [--passes N]
+Data: the six human-gold sets of corpus_pipeline.goldsets (2,417 pages, none of them CC).
+Usage: python bench/extract_steps.py [--data DIR] [--passes N] [--limit N]
 """
 from __future__ import annotations
 
@@ -17,16 +17,9 @@ import argparse
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "bench"))
-
-import extract_bench  # noqa: E402
-
-from corpus_pipeline import boilerplate, extract, langid  # noqa: E402
-from corpus_pipeline.config import IngestConfig  # noqa: E402
+from corpus_pipeline import boilerplate, extract, goldsets, langid
+from corpus_pipeline.config import IngestConfig
 
 
 def timed_steps(data: bytes, model, cfg: IngestConfig, seconds: Counter):
@@ -73,8 +66,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="the web_html folder (default: repo_root/../shared/data/web_html)")
     parser.add_argument("--passes", type=int, default=3, help="passes over all pages (default 3)")
+    parser.add_argument("--limit", type=int, help="at most N pages per gold set (default: all)")
     args = parser.parse_args()
-    pages, _ = extract_bench.load_pages(extract_bench.find_data(args.data), extract_bench.GOLD_SETS)
+    try:
+        root = goldsets.find_root(args.data)
+    except FileNotFoundError as err:
+        sys.exit(f"extract_steps: {err}; pass --data DIR")
+    pages, _ = goldsets.load_pages(root, goldsets.GOLD_SETS, args.limit)
     rows = [data for dataset in pages.values() for _, data, _ in dataset]
     model, cfg = boilerplate.load_model(), IngestConfig()
     # Untimed: the steps must give what extract_main_text gives, or this bench times something else.

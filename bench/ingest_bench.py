@@ -151,8 +151,7 @@ def list_files(data: Path) -> list[tuple[str, str]]:
 
 def run_child(name: str, data: Path, repeat: int) -> dict:
     cmd = [sys.executable, __file__, "--one", name, "--data", str(data), "--repeat", str(repeat)]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT,
-                          env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
     if done.returncode != 0:
         sys.exit(f"ingest_bench: child {name} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])

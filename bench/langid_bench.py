@@ -12,7 +12,7 @@ decision differences from `first 1000`, characters fastText reads per text (what
 grows with, and a figure that does not drift), and CPU ms per text.
 
 Data, from `shared/data/` (see its README):
-- gold-extracted: the pages of bench/extract_bench.py's six gold sets, extracted by ours;
+- gold-extracted: the pages of the six gold sets of corpus_pipeline.goldsets, extracted by ours;
 - DCLM: the human-quality-judged CC documents (cc_text/dclm-human-quality/majority_data.jsonl);
 - OSCAR: every document of the 133 language samples of OSCAR 2019 (cc_text/oscar2019-hf-dummy);
 - CC pages: the texts ingest extracts from the Common Crawl files of warc/cc, before its
@@ -28,22 +28,18 @@ import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "bench"))
+from corpus_pipeline import goldsets, ingest, langid, references
+from corpus_pipeline.config import IngestConfig
+from corpus_pipeline.extract import extract_main_text
 
-import extract_bench  # noqa: E402
-
-from corpus_pipeline import ingest, langid, references  # noqa: E402
-from corpus_pipeline.config import IngestConfig  # noqa: E402
-from corpus_pipeline.extract import extract_main_text  # noqa: E402
+DEFAULT_DATA = goldsets.DEFAULT_ROOT.parent
 
 REFERENCE_CHARS = 10_000
 KEEP = IngestConfig()  # the ingest defaults: English, probability >= 0.5
 
 
 def gold_extracted(data: Path) -> list[str]:
-    pages, _ = extract_bench.load_pages(data / "web_html", extract_bench.GOLD_SETS)
+    pages, _ = goldsets.load_pages(data / "web_html", goldsets.GOLD_SETS)
     texts = (extract_main_text(html) for rows in pages.values() for _, html, _ in rows)
     return [text for text in texts if text]
 
@@ -101,7 +97,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="the shared data folder (default: repo_root/../shared/data)")
     args = parser.parse_args()
-    data = Path(args.data) if args.data else REPO_ROOT.parent / "shared" / "data"
+    data = Path(args.data) if args.data else DEFAULT_DATA
     if not data.is_dir():
         sys.exit(f"langid_bench: no shared data at {data}; pass --data DIR")
     langid.load_model()

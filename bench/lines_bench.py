@@ -1,8 +1,9 @@
 """Repeated-line removal cost versus corpus size, against fuzzy dedup on the same documents.
 
-Data: the real-text corpora of bench/dedup_bench.py (Common Crawl text, extracted web pages,
-Wikipedia, Gutenberg passages, WebText snippets from ../shared/data, topped up with planted
-near-duplicates; its docstring gives the recipe), at each size.
+Data: the real-text corpora of corpus_pipeline.planted, as bench/dedup_bench.py times them
+(Common Crawl text, extracted web pages, Wikipedia, Gutenberg passages, WebText snippets from
+../shared/data, topped up with planted near-duplicates; its docstring gives the recipe), at
+each size.
 
 Timed, in one Spark session (local[2], 8 shuffle partitions), after the corpus is read and
 counted:
@@ -19,16 +20,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "bench"))
-
-import dedup_bench  # noqa: E402
+from corpus_pipeline import planted
 
 
 def timed(action):
@@ -63,12 +59,14 @@ def line_count(docs) -> int:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--data", type=Path, default=dedup_bench.DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=planted.DEFAULT_DATA)
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    pool = dedup_bench.load_pool(args.data)
-    vocab = dedup_bench.vocabulary(pool)
-    spark = dedup_bench.spark_session("lines-bench")
+    pool = planted.load_pool(args.data)
+    vocab = planted.vocabulary(pool)
+    from corpus_pipeline.spark.session import local_session
+
+    spark = local_session("lines-bench")
     print(f"real pool: {len(pool):,} documents from {args.data} (corpora as in bench/dedup_bench.py); "
           f"machine: {os.cpu_count()} CPUs, Spark local[2]")
     print(f"{'docs':>8} {'lines':>10} {'lines s':>8} {'docs/s':>8} {'removed':>8} {'dedup s':>8} {'docs/s':>8} "
@@ -76,9 +74,9 @@ def main():
     seconds = {}
     with tempfile.TemporaryDirectory(prefix="lines_bench_") as workdir:
         for size in sizes:
-            rows, _ = dedup_bench.build_corpus(pool, size, vocab)
+            rows, _ = planted.build_corpus(pool, size, vocab)
             path = Path(workdir) / f"corpus_{size}.parquet"
-            dedup_bench.write_parquet(rows, path)
+            planted.write_parquet(rows, path)
             docs = spark.read.parquet(str(path))
             total_lines = line_count(docs)
             result, lines_s = timed(lambda: run_lines(docs))

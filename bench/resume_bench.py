@@ -13,17 +13,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from corpus_pipeline import config, inputs  # noqa: E402
-from corpus_pipeline.spark.filter import run_filter  # noqa: E402
-from corpus_pipeline.spark.session import get_spark  # noqa: E402
+from corpus_pipeline import config, inputs
+from corpus_pipeline.spark.filter import run_filter
+from corpus_pipeline.spark.session import get_spark
 
 
 def timed_run(spark, out: Path, files: list[str], files_per_commit: int, fresh: bool) -> float:

@@ -12,8 +12,9 @@ shallow-feature approach of Boilerpipe (Kohlschütter et al., WSDM 2010), jusTex
 Dragnet, at a cost of a few hundred microseconds a page.
 
 The weights ship as `boilerplate_model.json` (a few kilobytes), written by
-`bench/train_boilerplate.py` from six human-gold extraction datasets (general web pages
-and news), each weighing the same.
+`boilerplate_training.py` (`python jobs/train_boilerplate.py`) from six human-gold extraction
+datasets (general web pages and news), each weighing the same; `boilerplate_manifest.json`
+beside it says from which pages and code.
 The cost is Resiliparse's (parse, a CSS query for widget classes, main-content pass) plus
 ~0.5 ms of Python a page (about a quarter of the whole; bench/extract_steps.py, README
 "Extraction accuracy and cost").

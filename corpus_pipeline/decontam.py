@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
 import io
 import json
 import re
@@ -33,6 +32,8 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
+
+from . import hashing
 
 _WORD = re.compile(r"\S+")
 # Odd 64-bit multiplier for the polynomial gram hash (arithmetic mod 2^64).
@@ -90,7 +91,7 @@ def words(text: str) -> tuple[list[str], list[int], list[int]]:
 
 
 def word_hash(gram: str) -> int:
-    return int.from_bytes(hashlib.blake2b(gram.encode("utf-8"), digest_size=8).digest(), "little")
+    return hashing.uint64(gram, byteorder="little")
 
 
 def gram_hashes(grams: list[str], n: int) -> np.ndarray:

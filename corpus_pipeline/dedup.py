@@ -8,8 +8,12 @@ linear in the corpus (see README "Fuzzy dedup").
 
 A pair becomes a candidate with probability 1 - (1 - J^rows)^bands, J its Jaccard
 similarity (the S-curve); every candidate is then verified on its exact Jaccard.
+`near_duplicate_keepers` runs the Spark stage's whole rule (candidates, verification,
+clusters, keepers) on a list held in memory, for benchmarks and tests.
 """
 from __future__ import annotations
+
+from itertools import combinations
 
 import mmh3
 import numpy as np
@@ -52,7 +56,7 @@ def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[int]:
 
 def signer(cfg):
     """text -> (its shingles, its band keys) under a DedupConfig's settings; a text without
-    words has neither. The Spark job and `bench/extract_bench.py` sign texts with it."""
+    words has neither. The Spark job and `near_duplicate_keepers` sign texts with it."""
     a, b = permutations(cfg.num_hashes, cfg.seed)
 
     def sign(text: str | None) -> tuple[list[int], list[int]]:
@@ -70,6 +74,51 @@ def jaccard(a, b) -> float:
 def candidate_probability(similarity: float, bands: int, rows: int) -> float:
     """The S-curve: chance that a pair of this Jaccard similarity shares at least one band."""
     return 1.0 - (1.0 - similarity**rows) ** bands
+
+
+def candidate_pairs(band_keys_of: list[list[int]], ids: list, max_bucket: int):
+    """Pairs of indexes sharing a band key, as `spark/dedup.banded_candidates` finds them: a
+    bucket of over `max_bucket` members links each to its smallest id (a star), so that no
+    bucket costs more than linear. A pair may come more than once."""
+    buckets: dict[tuple[int, int], list[int]] = {}
+    for i, keys in enumerate(band_keys_of):
+        for band, key in enumerate(keys):
+            buckets.setdefault((band, key), []).append(i)
+    for members in buckets.values():
+        if len(members) <= max_bucket:
+            yield from combinations(members, 2)
+        else:
+            hub = min(members, key=ids.__getitem__)
+            yield from ((hub, other) for other in members if other != hub)
+
+
+def near_duplicate_keepers(texts: list[str], cfg, scores: list | None = None, ids: list | None = None) -> list:
+    """Per text, the id of the text its near-duplicate cluster keeps, by the rule of
+    `spark/dedup.py` (mode bands, no references) without Spark: candidates from shared band
+    keys, verified at shingle Jaccard >= cfg.jaccard_threshold; clusters are the connected
+    components of the verified pairs; each keeps its highest score (None last), then its
+    smallest id. `ids` default to the indexes; a text keeps itself when it is no one's
+    duplicate."""
+    ids = list(range(len(texts))) if ids is None else list(ids)
+    signed = list(map(signer(cfg), texts))
+    parent = list(range(len(texts)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = i = parent[parent[i]]
+        return i
+
+    for i, j in candidate_pairs([keys for _, keys in signed], ids, cfg.max_bucket):
+        a, b = root(i), root(j)  # a pair already in one cluster needs no Jaccard: it changes nothing
+        if a != b and jaccard(signed[i][0], signed[j][0]) >= cfg.jaccard_threshold:
+            parent[b] = a
+    rank = [(score is None, -(score or 0.0), doc_id) for score, doc_id in zip(scores or [None] * len(ids), ids)]
+    keeper: dict[int, int] = {}
+    for i in range(len(texts)):
+        cluster = root(i)
+        if cluster not in keeper or rank[i] < rank[keeper[cluster]]:
+            keeper[cluster] = i
+    return [ids[keeper[root(i)]] for i in range(len(texts))]
 
 
 def format_summary(report: dict, seconds: float, output: str) -> str:

@@ -8,14 +8,13 @@ and a config in, an `Outcome` out.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import zlib
 from dataclasses import dataclass, fields
 
 import fsspec
 
-from . import extract, langid, warc
+from . import extract, hashing, langid, warc
 from .config import IngestConfig
 
 # Why a record is dropped, in the order the checks run. A kept record has reason None.
@@ -85,7 +84,8 @@ def document_id(record: warc.RawRecord, source: str) -> str:
 
 
 def short_hash(key: str) -> str:
-    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+    """A 24-character hex id of the key (spark/shards.py imports it from here)."""
+    return hashing.hex_id(key)
 
 
 def process_file(path: str, cfg: IngestConfig):

@@ -1,10 +1,13 @@
-"""Input paths -> the sorted list of WARC/WET/ARC files to read, resolved on the driver.
+"""Input paths -> the sorted list of files to read, resolved on the driver.
 
-Accepts files, folders (their archive files, not recursive), globs, and manifests: text
-files listing one path per line, as Common Crawl publishes them (`warc.paths.gz`) and as
-cc-pyspark reads them. Paths go through fsspec, so `s3a://` or `hdfs://` work where the
-matching fsspec back-end (s3fs, pyarrow) is installed. A manifest's relative entries are
-resolved against `prefix` (e.g. "s3a://commoncrawl/"), else against the manifest's folder.
+`expand` gives the WARC/WET/ARC files of the filter job's inputs: files, folders (their
+archive files, not recursive), globs, and manifests: text files listing one path per line,
+as Common Crawl publishes them (`warc.paths.gz`) and as cc-pyspark reads them.
+`expand_files` gives the files of any type named by files, folders or globs (reference
+texts such as Gutenberg books), without manifests. Paths go through fsspec, so `s3a://` or
+`hdfs://` work where the matching fsspec back-end (s3fs, pyarrow) is installed. A
+manifest's relative entries are resolved against `prefix` (e.g. "s3a://commoncrawl/"), else
+against the manifest's folder.
 """
 from __future__ import annotations
 
@@ -39,24 +42,49 @@ def expand(paths, prefix: str = "") -> list[str]:
     """Every archive file named by `paths`, sorted and without repeats."""
     files = []
     for path in paths:
-        found = _expand_one(path, prefix)
+        found = _expand_one(path, is_archive, manifest_prefix=prefix)
         if not found:
             raise InputError(f"input {path!r} holds no WARC/WET/ARC file")
         files.extend(found)
     return sorted(set(files))
 
 
-def _expand_one(path: str, prefix: str) -> list[str]:
+def expand_files(paths, suffixes: tuple[str, ...] = ()) -> list[str]:
+    """Every file named by `paths` (files, folders' files, globs) whose name ends with one of
+    `suffixes` (any name when there are none), sorted and without repeats. A file named
+    outright is kept whatever its name; manifests are files like any other here."""
+    def wanted(name: str) -> bool:
+        return not suffixes or name.lower().endswith(suffixes)
+
+    files = []
+    for path in paths:
+        found = _expand_one(path, wanted)
+        if not found:
+            raise InputError(f"input {path!r} holds no file" + (f" ending {'/'.join(suffixes)}" if suffixes else ""))
+        files.extend(found)
+    return sorted(set(files))
+
+
+def _expand_one(path: str, wanted, manifest_prefix: str | None = None) -> list[str]:
+    """The files a glob matches or a folder holds whose name is `wanted`; a manifest's
+    entries where `manifest_prefix` is given; else the file itself."""
     fs, _, _ = fsspec.get_fs_token_paths(path)
     if any(ch in path for ch in "*?["):
-        return [_unstrip(fs, p, path) for p in fs.glob(path) if is_archive(p)]
+        return _files(fs, fs.glob(path, detail=True), wanted, path)
     if not fs.exists(path):
         raise InputError(f"input not found: {path}")
     if fs.isdir(path):
-        return [_unstrip(fs, p, path) for p in fs.ls(path, detail=False) if is_archive(p)]
-    if is_manifest(path):
-        return read_manifest(path, prefix)
+        return _files(fs, fs.ls(path, detail=True), wanted, path)
+    if manifest_prefix is not None and is_manifest(path):
+        return read_manifest(path, manifest_prefix)
     return [path]
+
+
+def _files(fs, listing, wanted, original: str) -> list[str]:
+    """Names of the files (not folders) in an fsspec listing, as a dict or a list of infos."""
+    infos = listing.values() if isinstance(listing, dict) else listing
+    return [_unstrip(fs, info["name"], original) for info in infos
+            if info.get("type") != "directory" and wanted(info["name"])]
 
 
 def read_manifest(path: str, prefix: str = "") -> list[str]:

@@ -29,12 +29,12 @@ training for 300B tokens"). Rules here:
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Mapping
 
+from . import hashing
 from .config import MixConfig, MixDataset
 
 KEY_BITS = 63  # order keys are non-negative 63-bit integers: they fit a Spark long
@@ -205,8 +205,7 @@ def human(tokens: int) -> str:
 
 def order_key(seed: int, dataset: str, pass_index: int, doc_id: str, salt: str = "draw") -> int:
     """A uniform 63-bit key from a hash of (seed, dataset, pass, id): partition-free."""
-    digest = hashlib.blake2b(f"{salt}:{seed}:{dataset}:{pass_index}:{doc_id}".encode("utf-8"), digest_size=8)
-    return int.from_bytes(digest.digest(), "big") >> (64 - KEY_BITS)
+    return hashing.uint64(salt, seed, dataset, pass_index, doc_id) >> (64 - KEY_BITS)
 
 
 def tie_key(seed: int, dataset: str, pass_index: int, doc_id: str) -> int:

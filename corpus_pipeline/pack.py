@@ -32,7 +32,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from . import gpt2
+from . import gpt2, hashing
 
 DTYPE = np.dtype("<u2")  # 50257 ids fit in 16 bits; little-endian whatever the host
 FORMAT = "corpus-pipeline-tokens/1"
@@ -130,14 +130,14 @@ def document_tokens(text: str) -> np.ndarray:
 
 
 def text_digest(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return hashing.digest(text, 16)
 
 
 def document_hash(index: int, digest: bytes) -> int:
     """Signed 64-bit hash of (index in the stream, text digest); the XOR over all documents
     is the input fingerprint: it changes with any text and with the order, never with
     the partitioning."""
-    mixed = hashlib.blake2b(index.to_bytes(8, "little") + digest, digest_size=8).digest()
+    mixed = hashing.digest(index.to_bytes(8, "little") + digest, 8)
     return int.from_bytes(mixed, "little", signed=True)
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 import mmh3
 import numpy as np
 
+from . import hashing
+
 HASHING_TF_SEED = 42  # org.apache.spark.ml.feature.HashingTF.seed
 _JAVA_WHITESPACE = re.compile(r"[ \t\n\x0b\f\r]")  # Java regex \s is ASCII-only
 WEIGHTS_FILE = "weights.npz"
@@ -53,8 +55,7 @@ def term_index(term: str, num_features: int) -> int:
 
 def unit_hash(*parts) -> float:
     """A uniform number in [0, 1) from a hash of the parts: same parts, same number."""
-    digest = hashlib.blake2b(":".join(map(str, parts)).encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2.0**64
+    return hashing.unit_float(*parts)
 
 
 def pareto_draw(seed: int, doc_id: str) -> float:

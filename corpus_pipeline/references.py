@@ -21,9 +21,7 @@ these iterators into DataFrames.
 from __future__ import annotations
 
 import bz2
-import glob
 import gzip
-import hashlib
 import io
 import json
 import re
@@ -35,6 +33,8 @@ from typing import Callable, Iterable, Iterator
 
 import mwparserfromhell
 from mwparserfromhell.nodes import Comment, Tag, Template, Wikilink
+
+from . import hashing, inputs
 
 __all__ = ["RefDoc", "doc_id", "load_jsonl", "load_labelled_jsonl", "load_mediawiki_xml",
            "load_wikitext_tokens", "detokenize_wikitext", "load_gutenberg", "strip_gutenberg",
@@ -49,7 +49,7 @@ class RefDoc:
 
 
 def doc_id(source: str, key: object) -> str:
-    return hashlib.blake2b(f"{source}:{key}".encode("utf-8"), digest_size=12).hexdigest()
+    return hashing.hex_id(source, key)
 
 
 def make_doc(source: str, key: object, text: str) -> RefDoc:
@@ -411,17 +411,10 @@ def read_text(path: str) -> str:
         return data.decode("latin-1")
 
 
-def expand_paths(path_or_glob: str) -> list[str]:
-    paths = sorted(glob.glob(path_or_glob)) if glob.has_magic(path_or_glob) else [path_or_glob]
-    if not paths:
-        raise FileNotFoundError(f"no file matches {path_or_glob}")
-    return paths
-
-
 def load_gutenberg(path_or_glob: str, source: str, passage_chars: int = 3000) -> Iterator[RefDoc]:
     """Books cut into passages of about passage_chars, so that length cannot give the label
-    away; key = f"{file name}#{passage index}"."""
-    for path in expand_paths(path_or_glob):
+    away; key = f"{file name}#{passage index}". `path_or_glob`: a file, a folder or a glob."""
+    for path in inputs.expand_files([path_or_glob]):
         name = Path(path).name
         for index, passage in enumerate(passages(strip_gutenberg(read_text(path)), passage_chars)):
             yield make_doc(source, f"{name}#{index}", passage)

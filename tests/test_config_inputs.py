@@ -64,3 +64,21 @@ def test_missing_and_empty_inputs_are_errors(tmp_path):
         inputs.expand([str(tmp_path / "nope.warc.gz")])
     with pytest.raises(inputs.InputError, match="holds no WARC/WET/ARC file"):
         inputs.expand([str(tmp_path)])
+
+
+def test_any_file_type_by_folder_glob_or_name(tmp_path):
+    """expand_files (reference texts): every file of a folder, not its sub-folders; a glob;
+    a suffix filter; a manifest is a file like any other; missing or empty inputs are errors."""
+    every = sorted(str(p) for p in SAMPLE.iterdir() if p.is_file())
+    assert inputs.expand_files([str(SAMPLE)]) == every and str(SAMPLE / "PROVENANCE.md") in every
+    assert inputs.expand_files([str(SAMPLE)], suffixes=(".md",)) == [str(SAMPLE / "PROVENANCE.md")]
+    assert inputs.expand_files([str(SAMPLE / "*.warc.gz"), every[0]]) == sorted(
+        {every[0], *(f for f in SAMPLE_FILES if f.endswith(".warc.gz"))})
+    (tmp_path / "books").mkdir()
+    (tmp_path / "a.paths").write_text("not/read.warc.gz\n")
+    assert inputs.expand_files([str(tmp_path / "a.paths")]) == [str(tmp_path / "a.paths")]
+    assert inputs.expand_files([str(tmp_path)]) == [str(tmp_path / "a.paths")]  # books/ is a folder
+    with pytest.raises(inputs.InputError, match="input not found"):
+        inputs.expand_files([str(tmp_path / "nope.txt")])
+    with pytest.raises(inputs.InputError, match="holds no file ending .txt"):
+        inputs.expand_files([str(tmp_path / "*")], suffixes=(".txt",))

@@ -120,6 +120,27 @@ def test_each_cluster_keeps_its_best_document(spark, planted):
         sorted((r.id, r.dedup_reason, r.duplicate_of) for r in rows.values())
 
 
+def test_the_rule_without_spark_decides_as_the_spark_stage(spark, planted):
+    """dedup.near_duplicate_keepers (benchmarks use it) keeps, for every real document and
+    planted copy, the document the Spark stage keeps."""
+    ids, texts, scores = map(list, zip(*planted))
+    keepers = dict(zip(ids, dedup.near_duplicate_keepers(texts, CFG, scores, ids)))
+    frame = spark.createDataFrame(planted, "id string, text string, quality_score double")
+    tagged, _ = spark_dedup.deduplicate(frame, None, CFG)
+    assert keepers == {r.id: r.duplicate_of or r.id for r in tagged.collect()}
+    assert sum(keeper != doc_id for doc_id, keeper in keepers.items()) >= 35
+
+
+def test_the_rule_without_spark_in_a_bucket_over_max_bucket(cc_docs):
+    """Six copies of a page share every band key: over max_bucket 2 the bucket is a star, and
+    all six still form one cluster, kept by the best score, else by the first."""
+    texts = [cc_docs[0].text] * 6 + [cc_docs[1].text, "", "   "]
+    small = dataclasses.replace(CFG, max_bucket=2)
+    assert dedup.near_duplicate_keepers(texts, small) == [0] * 6 + [6, 7, 8]
+    scores = [0.1, 0.5, 0.9, None, 0.9, 0.2, 0.3, None, None]
+    assert dedup.near_duplicate_keepers(texts, small, scores) == [2] * 6 + [6, 7, 8]
+
+
 def test_reference_duplicates_are_removed_from_the_target_only(spark, planted):
     originals = [(i, t) for i, t, _ in planted[:40]]
     copies_and_others = [(i, t, s) for i, t, s in planted[40:]]  # unrelated docs 40..149 + the copies

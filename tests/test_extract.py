@@ -6,19 +6,15 @@ from __future__ import annotations
 import gzip
 import json
 import statistics
-import sys
 from collections import Counter
 
 import pytest
 
-from corpus_pipeline import boilerplate, extract, ingest
+from corpus_pipeline import boilerplate, boilerplate_training, extract, goldsets, ingest
 from corpus_pipeline.config import IngestConfig
 from corpus_pipeline.warc import iter_records
 
-from .conftest import ENGLISH_PAGE, REPO, response_record, shared_file
-
-sys.path.insert(0, str(REPO / "bench"))
-import extract_bench  # noqa: E402
+from .conftest import ENGLISH_PAGE, response_record, shared_file
 
 
 # A short made-up article, in one paragraph of 360 characters.
@@ -56,8 +52,8 @@ def dragnet_pages_with_comments(limit: int) -> list[tuple[bytes, str, list[str]]
     """(html, article gold, comment lines not in the article) of Dragnet pages whose gold has
     at least three comment lines of 60+ characters."""
     found = []
-    for _, data, gold in extract_bench.dragnet_with_comments(shared_file("web_html/dragnet").parent):
-        article, *comments = extract_bench.DRAGNET_COMMENTS.split(gold, 1)
+    for _, data, gold in goldsets.dragnet_with_comments(shared_file("web_html/dragnet").parent):
+        article, *comments = goldsets.DRAGNET_COMMENTS.split(gold, 1)
         lines = [line.strip() for line in "".join(comments).splitlines() if len(line.strip()) >= 60]
         lines = [line for line in lines if line not in article]
         if len(lines) >= 3:
@@ -153,15 +149,15 @@ def test_real_articles_in_widget_containers_are_kept():
     """Dragnet news pages of 2012 where Resiliparse's class rules drop the article: InfoWorld
     (`div.share_wrapper`) and a Gawker Media blog (`div.post.permalink`): Resiliparse keeps
     under 15% of the gold's words, ours over 95%."""
-    pages = [(data, gold) for name, data, gold in extract_bench.dragnet(shared_file("web_html/dragnet").parent)
+    pages = [(data, gold) for name, data, gold in goldsets.dragnet(shared_file("web_html/dragnet").parent)
              if name in ("R373.html", "R746.html")]
     assert len(pages) == 2
     for data, gold in pages:
         html = extract.decode_html(data)[0]
         theirs = extract.resiliparse_main_text(extract.HTMLTree.parse(html), comments=False)
         ours = extract.extract_main_text(data)
-        assert extract_bench.bag_of_words_prf(ours, gold)[1] > 0.95  # recall: the article is there
-        assert extract_bench.bag_of_words_prf(theirs, gold)[1] < 0.15
+        assert goldsets.bag_of_words_prf(ours, gold)[1] > 0.95  # recall: the article is there
+        assert goldsets.bag_of_words_prf(theirs, gold)[1] < 0.15
 
 
 def test_bytes_are_decoded_with_the_declared_or_detected_charset():
@@ -172,11 +168,15 @@ def test_bytes_are_decoded_with_the_declared_or_detected_charset():
 
 def test_shipped_model_was_trained_on_all_six_gold_sets():
     """bench/extract_bench.py scores each set with a model trained on the other five; the
-    shipped one has seen all six."""
+    shipped one has seen all six, and its manifest describes these very weights."""
     meta = json.loads(boilerplate.MODEL_FILE.read_text())
     assert meta["trained_on"] == ["CleanEval", "CleanPortalEval", "Scrapinghub", "htmltotext", "L3S-GN1", "Dragnet"]
     assert len(meta["coef"]) == len(meta["mean"]) == boilerplate.N_FEATURES
     assert boilerplate.block_features(boilerplate.parse_blocks("<p>One block.</p>")).shape == (1, boilerplate.N_FEATURES)
+    manifest = json.loads(boilerplate_training.manifest_path(boilerplate.MODEL_FILE).read_text())
+    assert manifest["model_digest"] == boilerplate.shipped_model_digest()
+    assert list(manifest["data"]["gold_pages"]) == meta["trained_on"]
+    assert sum(manifest["data"]["gold_pages"].values()) == meta["pages"] == 2417
 
 
 def test_on_real_pages_it_removes_what_resiliparse_keeps():

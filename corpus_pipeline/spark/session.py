@@ -1,5 +1,8 @@
-"""SparkSession for jobs: spark-submit's settings win; the config fills in what is unset."""
+"""SparkSession for jobs: spark-submit's settings win; the config fills in what is unset.
+Benchmarks get a fixed local one (`local_session`)."""
 from __future__ import annotations
+
+import os
 
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
@@ -18,4 +21,17 @@ def get_spark(cfg: SparkConfig) -> SparkSession:
         builder = builder.master(cfg.master)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def local_session(app_name: str, shuffle_partitions: int = 8) -> SparkSession:
+    """A local[2] session for benchmarks: no UI, no progress bars in their printed output."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    spark = (SparkSession.builder.master("local[2]").appName(app_name)
+             .config("spark.ui.enabled", "false")
+             .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+             .config("spark.sql.execution.pythonUDF.arrow.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
     return spark
