@@ -164,3 +164,22 @@ def train_and_write(root: Path, datasets, output: Path, limit: int | None = None
     output.write_text(text, encoding="utf-8")
     manifest_path(output).write_text(json.dumps(found, indent=1) + "\n", encoding="utf-8")
     return found
+
+
+def train_command(args) -> dict:
+    """jobs/train_boilerplate.py: train on every gold set but the held-out ones; the manifest."""
+    from .errors import UserError
+
+    try:
+        root = goldsets.find_root(args.data)
+    except FileNotFoundError as err:
+        raise UserError(f"{err}; pass --data DIR") from None
+    datasets = [name for name in goldsets.GOLD_SETS if name not in args.hold_out]
+    return train_and_write(root, datasets, Path(args.output), args.limit)
+
+
+def format_summary(manifest: dict, output: str, seconds: float) -> str:
+    pages = ", ".join(f"{name} {n}" for name, n in manifest["data"]["gold_pages"].items())
+    return (f"block model {manifest['model_version']} trained in {seconds:.0f} s on {pages} gold pages "
+            f"(fingerprint {manifest['data']['fingerprint']})\n"
+            f"  model     {output}\n  manifest  {manifest_path(Path(output))}")

@@ -6,16 +6,14 @@ training manifest. jobs/filter.py scores documents with it (`quality.model`).
 """
 import sys
 
-from corpus_pipeline import config, quality
+from corpus_pipeline import config, inputs, quality
 from corpus_pipeline.job import Job
 
 
 def prepare(cfg, args):
     """Every source path must exist before Spark starts."""
-    from corpus_pipeline.spark.quality import source_units
-
-    for source, label in [(s, 1) for s in cfg.positives] + [(s, 0) for s in cfg.negatives]:
-        source_units(source, label)
+    for source in cfg.positives + cfg.negatives:
+        (inputs.expand if source.format == "warc" else inputs.expand_files)([source.path])
 
 
 JOB = Job(prog="train_classifier.py", doc=__doc__, config_class=config.TrainConfig, default_conf="quality.yaml",
