@@ -79,3 +79,13 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test that starts Spark (the session fixture, or a spark-submit of its own) as
+    `spark`, so that `pytest -m "not spark"` runs the fast, Spark-free subset alone."""
+    for item in items:
+        source = getattr(item.function, "__code__", None)
+        submits = source is not None and "spark-submit" in source.co_consts
+        if "spark" in getattr(item, "fixturenames", ()) or submits or item.module.__name__.endswith("test_cluster"):
+            item.add_marker(pytest.mark.spark)
