@@ -14,6 +14,8 @@ from pyspark.sql import functions as F
 from corpus_pipeline import config, inputs, quality
 from corpus_pipeline.spark import quality as spark_quality
 from corpus_pipeline.spark.filter import run_filter
+from corpus_pipeline.spark.select import pareto_keeps
+from corpus_pipeline.spark.tag import load_model, quality_tags
 
 from .conftest import REPO, SAMPLE, SHARED_DATA, shared_file
 
@@ -95,9 +97,11 @@ def test_selection_is_the_same_under_any_partitioning(spark, trained):
     frame = spark.createDataFrame([(f"doc{i}", t) for i, t in enumerate(texts)], "id string, text string")
     results = []
     for partitions in (1, 3, 7):
-        tagged = spark_quality.tag_documents(frame.repartition(partitions), folder, 99, 9.0)
+        cfg = config.QualityConfig(model=folder, seed=99, alpha=9.0)
+        tagged = quality_tags(frame.repartition(partitions), cfg, load_model(cfg))
+        decided = tagged.withColumn("keep", pareto_keeps(cfg.alpha))
         results.append(sorted((r.id, r.keep, round(r.quality_score, 12), r.quality_u)
-                              for r in tagged.select("id", "keep", "quality_score", "quality_u").collect()))
+                              for r in decided.select("id", "keep", "quality_score", "quality_u").collect()))
     assert results[0] == results[1] == results[2]
     assert all(u == quality.pareto_draw(99, i) for i, _, _, u in results[0])
     assert all(keep == quality.keeps(s, u, 9.0) for _, keep, s, u in results[0])
