@@ -61,6 +61,7 @@ C4_MAX_WORD_CHARS = 1000
 C4_END_MARKS = (".", "?", "!", '"', "'")
 C4_POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies",
                      "use of cookies", "use cookies")
+_POLICY = re.compile("|".join(C4_POLICY_PHRASES))
 
 TAG_COLUMNS: tuple[tuple[str, str], ...] = (
     # Gopher quality (A.1.1)
@@ -112,17 +113,25 @@ def _combining_marks() -> str:
     return "".join(f"\\u{a:04x}-\\u{b:04x}" for a, b in runs)
 
 
+def _kept_period() -> str:
+    """Look-behinds (one per length) that keep a "." in the word before it: after an
+    initial (J.), an inner initial (U.S.A., e.g.) or an abbreviation (Mr.)."""
+    by_length: dict[int, list[str]] = {}
+    for word in sorted(ABBREVIATIONS):
+        by_length.setdefault(len(word), []).append(word)
+    abbreviations = "".join(rf"|(?<=\b(?:{'|'.join(words)})\.)" for words in by_length.values())
+    return r"(?:\.(?:(?<=\.[^\W\d_]\.)|(?<=(?<![\w.])[^\W\d_]\.)" + abbreviations + "))?"
+
+
 _W = r"[\w" + _combining_marks() + "]"  # a word character
 # spaCy-like English words, in one pass. Alternatives, tried in order at each position:
 _TOKEN = re.compile(
     r"https?://\S*\w"  # a URL
     r"|(?<=\w)['’]\w+"  # a clitic: John|'s, don|'t (spaCy: do|n't, as many words)
-    r"|\b(?:" + "|".join(sorted(ABBREVIATIONS, key=len, reverse=True)) + r")\.(?!\w)"
-    r"|(?<![\w.])[^\W\d_]\.(?![\w.])"  # an initial: J.
     # A word, kept whole across ".", across "," ":" "/" before a digit, across a hyphen
     # from a letter to a digit and across an en dash between digits: 3.5, 3,000, 12:30,
     # 1/2, U.S.A., COVID-19, 1–5; but well-known, 3-4 and a/b are three words each.
-    rf"|{_W}+(?:(?:\.|[,:/](?=\d)|(?<=[^\W\d_])-(?=\d)|(?<=\d)–(?=\d)){_W}+)*(?:(?<=\.[^\W\d_])\.)?"
+    rf"|{_W}+(?:(?:\.|[,:/](?=\d)|(?<=[^\W\d_])-(?=\d)|(?<=\d)–(?=\d)){_W}+)*" + _kept_period() +
     r"|\.\.\.|-{2,}"  # an ellipsis, a dash
     r"|[^\w\s]"  # any other symbol, one a token
 )
@@ -192,8 +201,8 @@ def quality_tags(text: str, tokens: list[str], lines: list[str]) -> tuple:
     kept = n - symbols
     kept_chars = sum(map(len, tokens)) - symbol_chars
     alpha += sum(map(str.isalpha, tokens))
-    bullets = sum(1 for line in lines if line.lstrip().startswith(BULLETS))
-    trailing = sum(1 for line in lines if line.rstrip().endswith(ELLIPSES))
+    bullets = sum(map(str.startswith, map(str.lstrip, lines), repeat(BULLETS)))
+    trailing = sum(map(str.endswith, map(str.rstrip, lines), repeat(ELLIPSES)))
     ellipses = text.count("...") + text.count("…")
     return (kept, _ratio(kept_chars, kept), _ratio(text.count("#"), n), _ratio(ellipses, n),
             _ratio(bullets, len(lines)), _ratio(trailing, len(lines)), _ratio(alpha, n),
@@ -221,20 +230,59 @@ def repetition_tags(text: str, tokens: list[str]) -> tuple:
             *(_ratio(top[n], size) for n in TOP_NGRAMS), *(_ratio(dup[n], size) for n in DUP_NGRAMS))
 
 
+SMALL_TEXT_TOKENS = 300  # below, plain Python counts n-grams faster than numpy's fixed costs
+
+
 def ngram_char_counts(tokens: list[str]) -> tuple[dict[int, int], dict[int, int]]:
     """({n: characters of the most frequent n-gram x its count} for TOP_NGRAMS,
     {n: characters of the n-grams equal to an earlier, non-overlapping one} for DUP_NGRAMS).
 
-    Each n-gram gets an exact integer rank (rank of its (n-1)-gram prefix x vocabulary +
-    its last word), so that numpy can count them. An n-gram can repeat only where its
-    (n-1)-gram prefix repeats, so each n looks only at the starts that repeated at n-1.
-    Ties between most frequent n-grams go to the earliest, as in datatrove.
+    An n-gram can repeat only where its (n-1)-gram prefix repeats, so each n looks only at
+    the starts that repeated at n-1. Ties between most frequent n-grams go to the
+    earliest, as in datatrove. The most frequent n-gram is counted with the spaces between
+    its words (Gopher's "characters"), the repeated ones without (datatrove's join).
     """
+    if len(tokens) < SMALL_TEXT_TOKENS:
+        return _small_ngram_char_counts(tokens)
+    return _numpy_ngram_char_counts(tokens)
+
+
+def _small_ngram_char_counts(tokens: list[str]) -> tuple[dict[int, int], dict[int, int]]:
+    """ngram_char_counts with n-grams as tuples of words."""
+    top, dup = dict.fromkeys(TOP_NGRAMS, 0), dict.fromkeys(DUP_NGRAMS, 0)
+    counts = Counter(tokens)
+    starts = [i for i, token in enumerate(tokens) if counts[token] > 1]
+    for n in range(2, DUP_NGRAMS[-1] + 1):
+        grams = [tuple(tokens[i:i + n]) for i in starts if i + n <= len(tokens)]
+        counts = Counter(grams)
+        if n in TOP_NGRAMS and len(tokens) >= n:
+            gram, most = max(counts.items(), key=_second) if counts else ((), 1)
+            top[n] = (sum(map(len, gram if most > 1 else tokens[:n])) + n - 1) * most
+        repeated = [(i, gram) for i, gram in zip(starts, grams) if counts[gram] > 1]
+        if n in DUP_NGRAMS:
+            dup[n] = _repeated_gram_chars(repeated, n, lambda i: sum(map(len, tokens[i:i + n])))
+        if not repeated:  # nor will any longer n-gram: the top ones are the first, once
+            for m in TOP_NGRAMS:
+                if n < m <= len(tokens):
+                    top[m] = sum(map(len, tokens[:m])) + m - 1
+            break
+        starts = [i for i, _ in repeated]
+    return top, dup
+
+
+def _second(item):
+    return item[1]
+
+
+def _numpy_ngram_char_counts(tokens: list[str]) -> tuple[dict[int, int], dict[int, int]]:
+    """ngram_char_counts with each n-gram as an exact integer rank (the rank of its
+    (n-1)-gram prefix x the vocabulary size + its last word), counted by sorting."""
     top, dup = dict.fromkeys(TOP_NGRAMS, 0), dict.fromkeys(DUP_NGRAMS, 0)
     vocabulary = dict(zip(dict.fromkeys(tokens), count()))
     ids = np.fromiter(map(vocabulary.__getitem__, tokens), np.int64, len(tokens))
     ends = np.concatenate(([0], np.cumsum(np.fromiter(map(len, tokens), np.int64, len(tokens)))))
-    starts, ranks = np.arange(len(tokens)), ids  # starts (and ranks) of repeated (n-1)-grams
+    repeated = np.bincount(ids)[ids] > 1
+    starts, ranks = np.flatnonzero(repeated), ids[repeated]  # starts (and ranks) of repeated (n-1)-grams
     for n in range(2, DUP_NGRAMS[-1] + 1):
         inside = starts + n <= len(tokens)
         starts = starts[inside]
@@ -243,8 +291,7 @@ def ngram_char_counts(tokens: list[str]) -> tuple[dict[int, int], dict[int, int]
                 if m >= n and len(tokens) >= m:
                     top[m] = int(ends[m] - ends[0]) + m - 1
             break
-        keys = ranks[inside] * len(vocabulary) + ids[starts + n - 1]
-        _, first, ranks, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        first, ranks, counts = _groups(ranks[inside] * len(vocabulary) + ids[starts + n - 1])
         if n in TOP_NGRAMS:
             most = counts.max()
             i = starts[first[counts == most].min()] if most > 1 else 0
@@ -252,19 +299,35 @@ def ngram_char_counts(tokens: list[str]) -> tuple[dict[int, int], dict[int, int]
         repeated = counts[ranks] > 1
         starts, ranks = starts[repeated], ranks[repeated]
         if n in DUP_NGRAMS:
-            dup[n] = _repeated_gram_chars(starts.tolist(), ranks.tolist(), n, ends)
+            dup[n] = _repeated_gram_chars(zip(starts.tolist(), ranks.tolist()), n,
+                                          lambda i: int(ends[i + n] - ends[i]))
     return top, dup
 
 
-def _repeated_gram_chars(starts: list[int], grams: list[int], n: int, ends) -> int:
-    """Characters of n-grams seen before, reading left to right and skipping past each one
-    (datatrove's rule); only repeated n-grams are listed (start, gram rank)."""
+def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(index of each distinct key's first occurrence, rank of each key's group, group sizes):
+    np.unique's index, inverse and counts, without its overhead on short arrays."""
+    order = keys.argsort(kind="stable")  # stable: a group's first member is its earliest
+    ordered = keys[order]
+    new = np.empty(len(keys), bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    ranks = np.empty(len(keys), np.int64)
+    ranks[order] = np.cumsum(new) - 1
+    heads = np.flatnonzero(new)
+    return order[heads], ranks, np.diff(heads, append=len(keys))
+
+
+def _repeated_gram_chars(repeated, n: int, chars_at) -> int:
+    """Characters of n-grams seen before, reading left to right and skipping past each
+    one (datatrove's rule), given the (start, n-gram) pairs of the repeated n-grams in
+    order; `chars_at(start)` is the characters of the n-gram there."""
     seen, chars, free_from = set(), 0, 0
-    for i, gram in zip(starts, grams):
+    for i, gram in repeated:
         if i < free_from:
             continue
         if gram in seen:
-            chars += int(ends[i + n] - ends[i])
+            chars += chars_at(i)
             free_from = i + n
         else:
             seen.add(gram)
@@ -296,31 +359,29 @@ def c4_tags(lines: list[str]) -> tuple:
     lorem ipsum, curly bracket) under C4's line rules, in datatrove's order."""
     kept, kept_words, javascript, policy = [], 0, 0, 0
     lorem = curly = False
-    for line in lines:
+    for line in lines:  # each check removes the line; the cheap ones first
         line = line.strip()
-        line_words = line.split()
-        if len(line) > C4_MAX_WORD_CHARS and max(map(len, line_words)) > C4_MAX_WORD_CHARS:
+        cleaned = _CITATION.sub("", line) if "[" in line else line
+        if not cleaned.endswith(C4_END_MARKS) or cleaned.endswith("..."):
             continue
-        if "[" in line:
-            line = _CITATION.sub("", line)
-        if not line.endswith(C4_END_MARKS) or line.endswith("..."):
+        line_words = line.split()  # before citations are removed, as datatrove counts them
+        if len(line_words) < C4_MIN_WORDS_PER_LINE or (
+                len(line) > C4_MAX_WORD_CHARS and max(map(len, line_words)) > C4_MAX_WORD_CHARS):
             continue
-        if len(line_words) < C4_MIN_WORDS_PER_LINE:
-            continue
-        lower = line.lower()
+        lower = cleaned.lower()
         if "lorem ipsum" in lower:
             lorem = True  # C4 drops the page here; counting on keeps the other tags whole
             continue
         if "javascript" in lower:
             javascript += 1
             continue
-        if "{" in line:
+        if "{" in cleaned:
             curly = True
             continue
-        if any(phrase in lower for phrase in C4_POLICY_PHRASES):
+        if _POLICY.search(lower):
             policy += 1
             continue
-        kept.append(line)
+        kept.append(cleaned)
         kept_words += len(line_words)
     return len(lines), len(kept), kept_words, _sentences(kept), javascript, policy, lorem, curly
 
