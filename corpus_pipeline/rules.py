@@ -162,7 +162,8 @@ _LAST_WORD = re.compile(r"\w+$")
 
 
 def words(text: str) -> list[str]:
-    """Gopher's words: word runs, URLs and clitics, and every other symbol as a token."""
+    """Gopher's words, split as spaCy's English rules would: words (with their initials,
+    inner periods and number punctuation), URLs, clitics, and each other symbol alone."""
     return _TOKEN.findall(text)
 
 
