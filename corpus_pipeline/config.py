@@ -78,6 +78,62 @@ class QualityConfig:
 
 
 @dataclass(frozen=True)
+class RulesConfig:
+    """Gopher and C4 heuristic rules (corpus_pipeline.rules), decided on the tag columns.
+
+    GPT-3 used none of them: each family is off by default. The thresholds are the
+    defaults of datatrove 0.10.1 (FineWeb), which follow Gopher Appendix A and C4.
+    A document fails a family at its first rule outside these bounds.
+    """
+    gopher_quality: bool = False
+    gopher_repetition: bool = False
+    c4: bool = False
+    # Gopher quality (A.1.1). Words: tokens with a character other than punctuation.
+    gopher_min_words: int = 50
+    gopher_max_words: int = 100_000
+    gopher_min_mean_word_length: float = 3.0  # characters
+    gopher_max_mean_word_length: float = 10.0
+    gopher_max_symbol_word_ratio: float = 0.1  # "#", and "..." or "…", each per token
+    gopher_max_bullet_line_ratio: float = 0.9  # lines starting with "•" or "-"
+    gopher_max_ellipsis_line_ratio: float = 0.3  # lines ending with "..." or "…"
+    gopher_min_alpha_word_ratio: float = 0.8  # tokens with an alphabetic character
+    gopher_min_stop_words: int = 2  # of the, be, to, of, and, that, have, with
+    # Gopher repetition (Table A1): duplicate lines and paragraphs as a fraction of their
+    # count or of the text's characters, then the characters in the most frequent n-gram
+    # (x its count) and in n-grams repeating an earlier one, over the text's characters.
+    gopher_max_dup_line_frac: float = 0.30
+    gopher_max_dup_para_frac: float = 0.30
+    gopher_max_dup_line_char_frac: float = 0.20
+    gopher_max_dup_para_char_frac: float = 0.20
+    gopher_max_top_2gram_frac: float = 0.20
+    gopher_max_top_3gram_frac: float = 0.18
+    gopher_max_top_4gram_frac: float = 0.16
+    gopher_max_dup_5gram_frac: float = 0.15
+    gopher_max_dup_6gram_frac: float = 0.14
+    gopher_max_dup_7gram_frac: float = 0.13
+    gopher_max_dup_8gram_frac: float = 0.12
+    gopher_max_dup_9gram_frac: float = 0.11
+    gopher_max_dup_10gram_frac: float = 0.10
+    # C4 (Raffel et al. 2020): sentences left on the lines C4's line rules keep (lines
+    # ending in terminal punctuation, of 3 words or more, without "javascript" or a
+    # cookie/terms-of-use phrase; fixed at tag time); "lorem ipsum" or "{" on such a line.
+    c4_min_sentences: int = 5
+    c4_drop_lorem_ipsum: bool = True
+    c4_drop_curly_bracket: bool = True
+
+    def validate(self):
+        fractions = [f.name for f in dataclasses.fields(self) if f.name.endswith(("_ratio", "_frac"))]
+        for name in fractions:
+            _require(0.0 <= getattr(self, name) <= 1.0, f"rules.{name} must be in [0, 1]")
+        _require(0 <= self.gopher_min_words <= self.gopher_max_words,
+                 "rules.gopher_min_words must be >= 0 and <= rules.gopher_max_words")
+        _require(0 <= self.gopher_min_mean_word_length <= self.gopher_max_mean_word_length,
+                 "rules.gopher_min_mean_word_length must be >= 0 and <= rules.gopher_max_mean_word_length")
+        _require(self.gopher_min_stop_words >= 0 and self.c4_min_sentences >= 0,
+                 "rules.gopher_min_stop_words and rules.c4_min_sentences must be >= 0")
+
+
+@dataclass(frozen=True)
 class ReferenceSource:
     name: str
     format: str  # a loader of corpus_pipeline.references (jsonl, mediawiki_xml, ...) or "warc"
