@@ -242,6 +242,8 @@ class FilterConfig:
     progress_every_s: float = 30.0  # seconds between progress lines in the driver log
     ingest: IngestConfig = field(default_factory=IngestConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    # Gopher and C4 rules, decided by the select stage on tags computed for every document.
+    rules: RulesConfig = field(default_factory=RulesConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     repeated_lines: RepeatedLinesConfig = field(default_factory=RepeatedLinesConfig)
     # After dedup, when benchmarks are listed (conf/decontam.yaml lists the shared ones).
@@ -255,6 +257,7 @@ class FilterConfig:
         _require(self.progress_every_s > 0, "progress_every_s must be positive")
         self.ingest.validate()
         self.quality.validate()
+        self.rules.validate()
         self.dedup.validate()
         self.decontam.validate()
 

@@ -2,16 +2,19 @@
 
 On the bundled real sample with the shipped quality model: another alpha re-runs select and
 what follows and reads no input file (ingest writes no row); a new model version re-runs
-tagging, not ingest; and what an incremental run writes equals a fresh run's output.
+tagging, not ingest; switching a Gopher rule on re-runs select only; and what an
+incremental run writes equals a fresh run's output.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
+import pyarrow.parquet as pq
 import pytest
 
-from corpus_pipeline import config, runs
+from corpus_pipeline import config, quality, rules, runs
 from corpus_pipeline.spark.filter import run_filter
 
 from .conftest import REPO
@@ -71,3 +74,24 @@ def test_a_new_model_version_reruns_tagging_not_ingest(spark, first_run, tmp_pat
     assert stats["stages"]["tag"] == {"files_processed": 6, "files_reused": 0, "rows_written": 116}
     assert stats["stages"]["select"] == "ran" and stats["quality"]["model_version"] == "quality-retrained"
     assert stats["kept"] == first["kept"]  # the same weights under another version: the same decisions
+
+
+def test_switching_a_rule_on_reruns_select_only(spark, first_run):
+    """Gopher quality on: tags are reused; exactly the documents the Pareto rule passes and
+    `rules.first_failure` fails on their tagged measurements are dropped as gopher_quality."""
+    out, first = first_run
+    run_filter(spark, sample_config(out), SAMPLE_FILES)  # the first run's settings (other tests change them)
+    on = dataclasses.replace(sample_config(out), rules=config.RulesConfig(gopher_quality=True))
+    stats = run_filter(spark, on, SAMPLE_FILES)
+    assert stats["stages"]["ingest"]["files_processed"] == 0 and stats["stages"]["tag"]["files_processed"] == 0
+    assert stats["stages"]["select"] == "ran"
+    tagged = pq.read_table(out.parent / "out.shards" / "tag")  # every document with its measurements
+    measured = [dict(zip(rules.TAG_NAMES, values)) | {"id": i, "score": s, "u": u}
+                for i, s, u, *values in zip(*[tagged[c].to_pylist() for c in ("id", "quality_score", "quality_u",
+                                                                            *rules.TAG_NAMES)])]
+    passed = [m for m in measured if quality.keeps(m["score"], m["u"], 9.0)]
+    expected = {m["id"] for m in passed if rules.first_failure(m, on.rules)}
+    dropped = runs.with_reason(runs.open_run(str(out), text=False).dropped, "gopher_quality")
+    assert set(dropped["id"].to_pylist()) == expected and expected  # the sample has such pages
+    assert all(detail for detail in dropped["detail"].to_pylist())
+    assert stats["dropped"]["gopher_quality"] == len(expected) and stats["records_read"] == 311

@@ -28,13 +28,12 @@ import yaml
 from pyspark.sql import functions as F
 
 from .. import code_version, config, quality, stats
-from . import lines
+from . import lines, select
 from .decontam import decontam_stage
 from .dedup import dedup_stage
 from .ingest import OUTCOME_SCHEMA, ingest_files
 from .output import AtomicOutput
 from .progress import progress_reporter
-from .select import select_documents
 from .shards import ShardStore, digest, ingest_fingerprint, tag_fingerprint, utc
 from .stages import StageFolder, run_stage, stage_fingerprint
 from .tag import QUALITY_COLUMNS, TAG_SCHEMA, tag_files
@@ -114,7 +113,7 @@ def corpus_stages(spark, cfg: config.FilterConfig, files: list[str], tagged: Sha
                   root: str) -> tuple[dict, StageFolder]:
     """Run (or reuse) select, then each enabled corpus stage on its predecessor's documents;
     return ({stage: its record}, the last stage's folder)."""
-    chain = [("select", quality_settings(cfg), lambda docs: select_documents(docs, cfg))]
+    chain = [("select", select_settings(cfg), lambda docs: select.select_documents(docs, cfg))]
     if cfg.dedup.enabled:
         chain.append(("dedup", dedup_settings(cfg.dedup), lambda docs: dedup_stage(spark, docs, cfg.dedup)))
     if cfg.repeated_lines.enabled:
@@ -134,8 +133,9 @@ def corpus_stages(spark, cfg: config.FilterConfig, files: list[str], tagged: Sha
     return records, folder
 
 
-def quality_settings(cfg: config.FilterConfig) -> dict:
-    return {"model": bool(cfg.quality.model), "alpha": cfg.quality.alpha if cfg.quality.model else None}
+def select_settings(cfg: config.FilterConfig) -> dict:
+    return {"model": bool(cfg.quality.model), "alpha": cfg.quality.alpha if cfg.quality.model else None,
+            "rules": config.to_dict(cfg.rules) if select.rules_on(cfg.rules) else None}
 
 
 def dedup_settings(cfg: config.DedupConfig) -> dict:

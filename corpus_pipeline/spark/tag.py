@@ -2,8 +2,9 @@
 
 Consumes the committed ingest shards of a batch of input files and keeps their documents
 (reason null); produces, per input file, a tag shard with those documents and their tag
-columns: `quality_score` (the classifier of GPT-3 Appendix A, from `quality.model`) and
-`quality_u` (the document's uniform draw for the Pareto rule: a hash of seed and id).
+columns: `quality_score` (the classifier of GPT-3 Appendix A, from `quality.model`),
+`quality_u` (the document's uniform draw for the Pareto rule: a hash of seed and id), and
+the Gopher and C4 measurements of `rules.TAG_COLUMNS`.
 Tags are measurements, never decisions: the select stage decides from them, so another
 alpha or threshold re-runs select only, and a new model re-runs this stage, not ingest
 (the shape of dolma's taggers and mixer).
@@ -14,13 +15,16 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from .. import config, quality
+from .. import config, quality, rules
 from .ingest import OUTCOME_SCHEMA
 from .quality import SPARK_MODEL, score_column
 from .shards import ShardStore
 
 QUALITY_COLUMNS = ["quality_score", "quality_u"]
-TAG_SCHEMA = T.StructType(OUTCOME_SCHEMA.fields + [T.StructField(c, T.DoubleType(), True) for c in QUALITY_COLUMNS])
+_KINDS = {"int": T.IntegerType(), "double": T.DoubleType(), "boolean": T.BooleanType()}
+RULE_SCHEMA = T.StructType([T.StructField(name, _KINDS[kind], True) for name, kind in rules.TAG_COLUMNS])
+TAG_SCHEMA = T.StructType(OUTCOME_SCHEMA.fields + [T.StructField(c, T.DoubleType(), True) for c in QUALITY_COLUMNS]
+                          + RULE_SCHEMA.fields)
 _MODEL_COLUMNS = ("words", "counts", "features", "rawPrediction", "probability", "prediction")
 
 
@@ -34,6 +38,12 @@ def quality_tags(docs, cfg: config.QualityConfig, model: PipelineModel | None):
     return scored.withColumn("quality_u", draw("id"))
 
 
+def rule_tags(docs):
+    """`docs` with the Gopher and C4 rule measurements of `rules.TAG_COLUMNS`."""
+    measure = F.udf(lambda text: rules.tag(text or ""), RULE_SCHEMA)
+    return docs.withColumn("rule_tags", measure("text")).select("*", "rule_tags.*").drop("rule_tags")
+
+
 def load_model(cfg: config.QualityConfig) -> PipelineModel | None:
     return PipelineModel.load(f"{cfg.model}/{SPARK_MODEL}") if cfg.model else None
 
@@ -45,5 +55,6 @@ def tag_files(spark, files: list[str], cfg: config.QualityConfig, ingested: Shar
     committed = []
     for batch in (files[i:i + batch_size] for i in range(0, len(files), batch_size)):
         docs = ingested.read(batch, OUTCOME_SCHEMA).filter(F.col("reason").isNull())
-        committed += store.commit_batch(quality_tags(docs, cfg, model).select(TAG_SCHEMA.fieldNames()), batch)
+        tagged = rule_tags(quality_tags(docs, cfg, model))
+        committed += store.commit_batch(tagged.select(TAG_SCHEMA.fieldNames()), batch)
     return committed
