@@ -232,10 +232,12 @@ class FilterConfig:
     output: str = "output/filter"
     # Prefix for relative paths in manifests, e.g. "s3a://commoncrawl/" for CC's warc.paths.
     input_prefix: str = ""
-    # Per-input-file results of ingest and quality, committed one by one, so that a killed
-    # or scheduled run resumes where it stopped; "" means "<output>.shards" beside the output.
+    # The stage store: each stage's output (ingest and tag per input file, committed one by
+    # one; select, dedup, ... per run), so that a killed or scheduled run resumes where it
+    # stopped and a changed setting re-runs only its stage and those after it; "" means
+    # "<output>.shards" beside the output.
     shards: str = ""
-    resume: bool = True  # false redoes every shard
+    resume: bool = True  # false redoes every stage
     # Input files per Spark job (and commit); 0 = 4 x the cluster's default parallelism.
     # Smaller loses less work when the driver dies; larger wastes less time on stragglers.
     files_per_commit: int = 0
