@@ -43,7 +43,7 @@ def run(spark, cfg: config.DedupJobConfig) -> dict:
         targets = frames[0]
         for frame in frames[1:]:
             targets = targets.unionByName(frame, allowMissingColumns=True)
-        tagged, report = deduplicate(targets, reference_documents(spark, cfg.dedup, None), cfg.dedup)
+        tagged, report = deduplicate(targets, reference_documents(spark, cfg.dedup), cfg.dedup)
         tagged = tagged.cache()
         tagged.filter(F.col("dedup_reason").isNull()).drop("dedup_reason", "duplicate_of").write.parquet(
             out.path("documents"))

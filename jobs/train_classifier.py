@@ -1,8 +1,9 @@
 """spark-submit jobs/train_classifier.py [--conf FILE] [--output DIR] [--set key=value ...]
 
 Trains the GPT-3 quality classifier (Tokenizer -> HashingTF -> logistic regression) on the
-reference sources of conf/quality.yaml and writes a versioned model folder with its
-training manifest. jobs/filter.py scores documents with it (`quality.model`).
+reference sources of conf/quality.yaml, Parquet imported by jobs/import_reference.py, and
+writes a versioned model folder with its training manifest. jobs/filter.py scores
+documents with it (`quality.model`).
 """
 import argparse
 import json
@@ -10,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from corpus_pipeline import config, inputs
+from corpus_pipeline import cli, config, inputs
 
 DEFAULT_CONF = Path(__file__).resolve().parent.parent / "conf" / "quality.yaml"
 
@@ -41,10 +42,7 @@ def main(argv=None):
     overrides = list(args.set) + (["output=" + json.dumps(args.output)] if args.output else [])
     try:
         cfg = config.load(config.TrainConfig, args.conf, overrides)
-        from corpus_pipeline.spark.quality import source_units
-
-        for source, label in [(s, 1) for s in cfg.positives] + [(s, 0) for s in cfg.negatives]:
-            source_units(source, label)  # every source path must exist before Spark starts
+        cli.require_paths(s.path for s in cfg.positives + cfg.negatives)  # before Spark starts
     except (config.ConfigError, inputs.InputError) as err:
         sys.exit(f"train_classifier.py: error: {err}")
     from corpus_pipeline.spark.quality import train_classifier

@@ -1,7 +1,7 @@
 """Fuzzy deduplication on Spark (GPT-3 Appendix A), within a dataset and against references.
 
 Consumes target documents (`id`, `text`, optional `quality_score`) and optional reference
-documents (`id`, `text`, e.g. WebText); produces the targets with `dedup_reason`
+documents (`id`, `text`, e.g. WebText imported by jobs/import_reference.py); produces the targets with `dedup_reason`
 (`duplicate`, `duplicate_of_reference` or null) and `duplicate_of`, plus a report.
 
 Two ways to find near-duplicate pairs, then the same clustering:
@@ -25,6 +25,7 @@ from pyspark.sql import types as T
 
 from .. import dedup
 from ..config import DedupConfig
+from .imports import imported_documents
 
 TARGET, REFERENCE = 0, 1
 SIGNATURE = T.StructType([T.StructField("shingles", T.ArrayType(T.LongType())),
@@ -155,10 +156,8 @@ def deduplicate(targets, references, cfg: DedupConfig):
     return tagged, report
 
 
-def reference_documents(spark, cfg: DedupConfig, ingest_cfg):
-    """(id, text) of the configured reference datasets, or None."""
+def reference_documents(spark, cfg: DedupConfig):
+    """(id, text) of the configured reference datasets (imported Parquet), or None."""
     if not cfg.references:
         return None
-    from .quality import sources_frame
-
-    return sources_frame(spark, [(s, 1) for s in cfg.references], ingest_cfg).select("id", "text")
+    return imported_documents(spark, cfg.references).select("id", "text")

@@ -84,7 +84,7 @@ def drop_duplicates(spark, rows, cfg: config.FilterConfig):
     kept = rows.filter(F.col("reason").isNull())
     if not cfg.dedup.enabled:
         return rows.withColumn("duplicate_of", F.lit(None).cast("string")), None
-    references = reference_documents(spark, cfg.dedup, cfg.ingest)
+    references = reference_documents(spark, cfg.dedup)
     tagged, report = deduplicate(kept, references, cfg.dedup)
     decided = (tagged.withColumn("reason", F.col("dedup_reason"))
                .withColumn("detail", F.col("duplicate_of")).drop("dedup_reason"))
