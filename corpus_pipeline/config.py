@@ -208,7 +208,8 @@ class ImportConfig:
             source.validate(raw=True)
             _require(re.fullmatch(r"[A-Za-z0-9_.-]+", source.name) is not None and source.name not in (".", ".."),
                      f"source {source.name!r}: a name is a folder name (letters, digits, _ . -)")
-            _require(source.max_docs == 0, f"source {source.name}: max_docs is a training setting; the import keeps all")
+            _require(source.max_docs == 0,
+                     f"source {source.name}: max_docs is a training setting; the import keeps all")
         names = [s.name for s in self.sources]
         _require(len(set(names)) == len(names), "source names must be unique")
         self.ingest.validate()

@@ -13,7 +13,7 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from corpus_pipeline import config, imports, ingest, inputs, references
+from corpus_pipeline import config, imports, ingest, inputs
 from corpus_pipeline.spark.imports import ImportSourceError, import_sources
 from corpus_pipeline.spark.mix import build_mixture
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from functools import reduce
 
 from pyspark import StorageLevel
@@ -53,14 +53,11 @@ def loaded_rows(spark, source: ReferenceSource, ingest_cfg: IngestConfig):
 
 def per_file(rows, files: list[str]) -> list[dict]:
     """Documents and drops of each file; files that gave nothing are listed with 0."""
-    by_file = {path: {"path": path, "documents": 0, "dropped": {}} for path in files}
+    counts = defaultdict(dict)  # file -> {reason, None for documents: rows}
     for r in rows.groupBy("file", "reason").count().collect():
-        entry = by_file.setdefault(r["file"], {"path": r["file"], "documents": 0, "dropped": {}})
-        if r["reason"] is None:
-            entry["documents"] += r["count"]
-        else:
-            entry["dropped"][r["reason"]] = r["count"]
-    return [dict(by_file[path], dropped=dict(sorted(by_file[path]["dropped"].items()))) for path in sorted(by_file)]
+        counts[r["file"]][r["reason"]] = r["count"]
+    return [{"path": path, "documents": counts[path].pop(None, 0), "dropped": dict(sorted(counts[path].items()))}
+            for path in sorted(set(files) | set(counts))]
 
 
 def documents_summary(docs) -> dict:
@@ -91,17 +88,22 @@ def import_source(spark, source: ReferenceSource, ingest_cfg: IngestConfig, outp
             "id", F.lit(source.name).alias("source"), "text").write.parquet(out.path(DOCUMENTS))
         summary = documents_summary(spark.read.parquet(out.path(DOCUMENTS)))  # counts from what was written
         check_documents(source, summary)
-        by_file = per_file(rows, files)
-        dropped = Counter()
-        for entry in by_file:
-            dropped.update(entry["dropped"])
-        stats = {"name": source.name, "format": source.format, "path": source.path, "files": len(by_file),
-                 **summary, "dropped": dict(sorted(dropped.items())), "by_file": by_file,
-                 "ingest": to_dict(ingest_cfg) if source.format == "warc" else None,
-                 "seconds": round(time.time() - started, 1), "code_version": code_version()}
+        stats = source_stats(source, summary, per_file(rows, files), ingest_cfg, time.time() - started)
         out.write_text(STATS, json.dumps(stats, indent=2) + "\n")
     rows.unpersist()
     return stats
+
+
+def source_stats(source: ReferenceSource, summary: dict, by_file: list[dict], ingest_cfg: IngestConfig,
+                 seconds: float) -> dict:
+    """stats.json: what was read, what was written, and with which code and ingest config."""
+    dropped = Counter()
+    for entry in by_file:
+        dropped.update(entry["dropped"])
+    return {"name": source.name, "format": source.format, "path": source.path, "files": len(by_file), **summary,
+            "dropped": dict(sorted(dropped.items())), "by_file": by_file,
+            "ingest": to_dict(ingest_cfg) if source.format == "warc" else None,
+            "seconds": round(seconds, 1), "code_version": code_version()}
 
 
 def import_sources(spark, sources, ingest_cfg: IngestConfig, output: str) -> list[dict]:
