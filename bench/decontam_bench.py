@@ -2,7 +2,8 @@
 
   python bench/decontam_bench.py overlap   the 12 benchmarks of conf/decontam.yaml against
       WebText, Wikipedia (enwiki excerpt), WikiText-2, the 12 Gutenberg books whole, dolma CC
-      and the CC pages ingest keeps from shared/data/warc/cc (local[2]).
+      and the CC pages ingest keeps from shared/data/warc/cc (local[2]), as imported by
+      `spark-submit jobs/import_reference.py --conf conf/import/shared.yaml` (run it first).
   python bench/decontam_bench.py cost [--probe-only]   documents/s and how cost grows with the size of
       the benchmark n-gram set:
       - probe: CPU seconds on one core (time.process_time, so other load on the machine
@@ -23,13 +24,9 @@ import numpy as np
 from corpus_pipeline import config, decontam, references
 
 SHARED = "../shared/data"
-SOURCES = [  # (name, format, path) of the training-side corpora
-    ("webtext", "jsonl", f"{SHARED}/positives/webtext/webtext.valid.trunc63tok.jsonl"),
-    ("wikipedia", "mediawiki_xml",
-     f"{SHARED}/positives/wikipedia/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"),
-    ("wikitext", "wikitext_tokens", f"{SHARED}/positives/wikipedia/wikitext-2_valid.tokens.txt"),
-    ("cc_dolma", "jsonl", f"{SHARED}/cc_text/dolma_CC-MAIN-20190717121559-20190717143559-00140_ccby-subset.jsonl.gz"),
-    ("cc_warc", "warc", f"{SHARED}/warc/cc"),
+SOURCES = [  # (name, format, path) of the training-side corpora: conf/import/shared.yaml's Parquet
+    (name, "parquet", f"output/import/shared/{name}/documents")
+    for name in ("webtext", "wikipedia", "wikitext", "cc_dolma", "cc_warc")
 ]
 # Real benchmark sets of growing n-gram count for the stage timing.
 STAGE_SETS = [("copa,nq_open", ("copa", "nq_open")),
@@ -56,10 +53,10 @@ def whole_books():
 
 
 def corpus(spark):
-    from corpus_pipeline.spark.quality import sources_frame
+    from corpus_pipeline.spark.imports import imported_documents
 
     sources = [config.ReferenceSource(name, fmt, path) for name, fmt, path in SOURCES]
-    frame = sources_frame(spark, [(s, 0) for s in sources], config.IngestConfig()).select("id", "source", "text")
+    frame = imported_documents(spark, sources)
     books = spark.createDataFrame(list(whole_books()), "id string, source string, text string")
     return frame.unionByName(books)
 

@@ -1,7 +1,8 @@
 """Fuzzy-dedup removal per dataset on the shared data, and Common Crawl against WebText.
 
 Data: the reference sources of conf/quality.yaml (WebText, Wikipedia, WikiText, Gutenberg
-passages, the CC pages ingest keeps from shared/data/warc/cc, dolma CC), each
+passages, the CC pages ingest keeps from shared/data/warc/cc, dolma CC), as imported by
+`spark-submit jobs/import_reference.py --conf conf/import/shared.yaml` (run it first), each
 deduplicated within itself with the default `DedupConfig` (bands mode), then both CC
 sets together against WebText as a reference (GPT-3 "fuzzily removed WebText from
 Common Crawl").
@@ -20,7 +21,7 @@ from pyspark.sql import functions as F  # noqa: E402
 
 from corpus_pipeline import config  # noqa: E402
 from corpus_pipeline.spark.dedup import deduplicate  # noqa: E402
-from corpus_pipeline.spark.quality import sources_frame  # noqa: E402
+from corpus_pipeline.spark.imports import imported_documents  # noqa: E402
 
 
 def main():
@@ -35,7 +36,7 @@ def main():
              .config("spark.sql.execution.pythonUDF.arrow.enabled", "false").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     sources = [dataclasses.replace(s, max_docs=0) for s in train.positives + train.negatives]
-    docs = sources_frame(spark, [(s, 0) for s in sources], train.ingest).cache()
+    docs = imported_documents(spark, sources).cache()
     print(f"mode {cfg.mode}: {cfg.bands} bands x {cfg.rows} rows, {cfg.ngram}-gram shingles, "
           f"Jaccard >= {cfg.jaccard_threshold}")
     print(f"{'dataset':<22} {'docs':>7} {'removed':>8} {'removed %':>9} {'cand/doc':>9} {'seconds':>8}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,24 @@ class QualityConfig:
         _require(self.alpha > 0, "quality.alpha must be positive")
 
 
+def import_formats() -> list[str]:
+    """What jobs/import_reference.py reads: a loader of corpus_pipeline.references, "warc"
+    (the documents ingest keeps) or "parquet" (a folder with id and text)."""
+    from .references import LOADERS
+
+    return sorted([*LOADERS, "warc", "parquet"])
+
+
+def _require_parquet(what: str, name: str, fmt: str, others: tuple[str, ...] = ()):
+    """A reader stage's format check. Reference corpora enter once, through the import;
+    every later stage reads its Parquet, so a raw format here says how to get it."""
+    allowed = ("parquet", *others)
+    _require(fmt in allowed or fmt not in import_formats(),
+             f"{what} {name}: format {fmt} is read only by jobs/import_reference.py: import it first, then give "
+             f"format parquet and path <import output>/{name}/documents")
+    _require(fmt in allowed, f"{what} {name}: format must be {' or '.join(allowed)}, not {fmt!r}")
+
+
 @dataclass(frozen=True)
 class RulesConfig:
     """Gopher and C4 heuristic rules (corpus_pipeline.rules), decided on the tag columns.
@@ -136,15 +155,20 @@ class RulesConfig:
 @dataclass(frozen=True)
 class ReferenceSource:
     name: str
-    format: str  # a loader of corpus_pipeline.references (jsonl, mediawiki_xml, ...) or "warc"
+    # "parquet" (a folder with id and text, e.g. an import's <output>/<name>/documents) for
+    # dedup references and training; jobs/import_reference.py also reads the raw formats.
+    format: str
     path: str  # file, folder or glob
-    max_docs: int = 0  # 0 keeps all; otherwise a seeded, hash-ordered subset
+    max_docs: int = 0  # training only: 0 keeps all; otherwise a seeded, hash-ordered subset
 
-    def validate(self):
-        from .references import LOADERS
-
-        formats = sorted([*LOADERS, "warc", "parquet"])
-        _require(self.format in formats, f"source {self.name}: format must be one of {', '.join(formats)}")
+    def validate(self, raw: bool = False):
+        """raw: the import's check (any format it reads); otherwise Parquet only."""
+        _require(bool(self.name) and bool(self.path), "each source needs a name and a path")
+        if raw:
+            formats = import_formats()
+            _require(self.format in formats, f"source {self.name}: format must be one of {', '.join(formats)}")
+        else:
+            _require_parquet("source", self.name, self.format)
         _require(self.max_docs >= 0, f"source {self.name}: max_docs must be >= 0")
 
 
@@ -166,6 +190,7 @@ class DedupConfig:
     seed: int = 7
     max_iterations: int = 100  # connected-components rounds (one per hop of a cluster's diameter)
     # Datasets whose near-duplicates are removed from ours (e.g. WebText); never removed.
+    # Parquet folders with id and text (format parquet), e.g. jobs/import_reference.py outputs.
     references: tuple[ReferenceSource, ...] = ()
 
     def validate(self):
@@ -211,7 +236,6 @@ class TrainConfig:
     max_iter: int = 100
     validation_fraction: float = 0.2  # by document, from a hash of (seed, id)
     seed: int = 42
-    ingest: IngestConfig = field(default_factory=IngestConfig)  # for "warc" negatives
     spark: SparkConfig = field(default_factory=SparkConfig)
 
     def validate(self):
@@ -222,6 +246,29 @@ class TrainConfig:
         _require(len(set(names)) == len(names), "source names must be unique")
         _require(0 < self.validation_fraction < 1, "validation_fraction must be in (0, 1)")
         _require(self.num_features > 0 and self.max_iter > 0, "num_features and max_iter must be positive")
+
+
+@dataclass(frozen=True)
+class ImportConfig:
+    """jobs/import_reference.py: reference corpora in their own formats -> Parquet documents."""
+    # Each is written to <output>/<name>/. Ids hash the source name (references.doc_id):
+    # a corpus read under two names is two imports with different ids.
+    sources: tuple[ReferenceSource, ...] = ()
+    output: str = "output/import"
+    ingest: IngestConfig = field(default_factory=IngestConfig)  # for "warc" sources
+    spark: SparkConfig = field(default_factory=SparkConfig)
+
+    def validate(self):
+        _require(len(self.sources) > 0, "sources: at least one is needed")
+        _require(bool(self.output), "output: a folder is needed")
+        for source in self.sources:
+            source.validate(raw=True)
+            _require(re.fullmatch(r"[A-Za-z0-9_.-]+", source.name) is not None and source.name not in (".", ".."),
+                     f"source {source.name!r}: a name is a folder name (letters, digits, _ . -)")
+            _require(source.max_docs == 0,
+                     f"source {source.name}: max_docs is a training setting; the import keeps all")
+        names = [s.name for s in self.sources]
+        _require(len(set(names)) == len(names), "source names must be unique")
         self.ingest.validate()
 
 
@@ -268,8 +315,9 @@ class FilterConfig:
 class MixDataset:
     """One dataset of a training mixture (GPT-3 Table 2.2 row)."""
     name: str
-    # "filter": a jobs/filter.py output folder (its documents/ Parquet); otherwise a
-    # ReferenceSource format (jsonl, mediawiki_xml, gutenberg, warc, parquet, ...).
+    # "filter": a jobs/filter.py output folder (its documents/ Parquet); "parquet": a folder
+    # with id and text, e.g. a reference corpus imported by jobs/import_reference.py
+    # (<output>/<name>/documents).
     format: str = "filter"
     path: str = ""  # may stay empty for a plan without data (--dry-run)
     # Fraction of the budget's tokens drawn from this dataset. When both weight and epochs
@@ -283,11 +331,11 @@ class MixDataset:
         _require(self.weight >= 0 and self.epochs >= 0, f"dataset {self.name}: weight and epochs must be >= 0")
         _require(self.weight > 0 or self.epochs > 0, f"dataset {self.name}: give a weight or an epochs target")
         _require(self.tokens >= 0, f"dataset {self.name}: tokens must be >= 0")
-        if self.format != "filter":
-            self.source().validate()
+        _require_parquet("dataset", self.name, self.format, others=("filter",))
 
-    def source(self) -> ReferenceSource:
-        return ReferenceSource(name=self.name, format=self.format, path=self.path)
+    def documents(self) -> str:
+        """The Parquet folder the dataset is read from: a filter run's documents/, or the path."""
+        return f"{self.path.rstrip('/')}/documents" if self.format == "filter" else self.path
 
 
 @dataclass(frozen=True)
@@ -311,7 +359,6 @@ class MixConfig:
     # so reruns write the same files; positions are split evenly across them.
     tokens_per_file: int = 256_000_000
     output: str = "output/mix"
-    ingest: IngestConfig = field(default_factory=IngestConfig)  # for "warc" datasets
     spark: SparkConfig = field(default_factory=SparkConfig)
 
     def validate(self):
@@ -326,7 +373,6 @@ class MixConfig:
         _require(self.order_buckets > 0 and self.order_buckets & (self.order_buckets - 1) == 0,
                  "order_buckets must be a power of two")
         _require(self.tokens_per_file > 0, "tokens_per_file must be positive")
-        self.ingest.validate()
 
 
 def _require(ok: bool, message: str):

@@ -1,19 +1,19 @@
 """spark-submit jobs/train_classifier.py [--conf FILE] [--output DIR] [--set key=value ...]
 
 Trains the GPT-3 quality classifier (Tokenizer -> HashingTF -> logistic regression) on the
-reference sources of conf/quality.yaml and writes a versioned model folder with its
-training manifest. jobs/filter.py scores documents with it (`quality.model`).
+reference sources of conf/quality.yaml, Parquet imported by jobs/import_reference.py, and
+writes a versioned model folder with its training manifest. jobs/filter.py scores
+documents with it (`quality.model`).
 """
 import sys
 
-from corpus_pipeline import config, inputs, quality
+from corpus_pipeline import cli, config, quality
 from corpus_pipeline.job import Job
 
 
 def prepare(cfg, args):
-    """Every source path must exist before Spark starts."""
-    for source in cfg.positives + cfg.negatives:
-        (inputs.expand if source.format == "warc" else inputs.expand_files)([source.path])
+    """Every source (imported Parquet) must exist before Spark starts."""
+    cli.require_paths(s.path for s in cfg.positives + cfg.negatives)
 
 
 JOB = Job(prog="train_classifier.py", doc=__doc__, config_class=config.TrainConfig, default_conf="quality.yaml",

@@ -1,6 +1,8 @@
-"""Shared fixtures: the real data folder, small WARC builders, and one local[2] Spark session."""
+"""Shared fixtures: the real data folder, small WARC builders, one local[2] Spark session,
+and the shared data's reference corpora imported once."""
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -79,6 +81,23 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_import(spark, tmp_path_factory):
+    """The classifier's sources of conf/import/shared.yaml (WebText, Wikipedia, WikiText-2,
+    Gutenberg, CC WARC, dolma CC) imported once: (import folder, stats by source name)."""
+    from corpus_pipeline import config
+    from corpus_pipeline.spark.imports import import_sources
+
+    shared_file("positives/webtext/webtext.valid.trunc63tok.jsonl")
+    cfg = config.load(config.ImportConfig, REPO / "conf" / "import" / "shared.yaml")
+    train = config.load(config.TrainConfig, REPO / "conf" / "quality.yaml")
+    wanted = {s.name for s in train.positives + train.negatives}
+    sources = [dataclasses.replace(s, path=s.path.replace("../shared/data", str(SHARED_DATA)))
+               for s in cfg.sources if s.name in wanted]
+    folder = tmp_path_factory.mktemp("import") / "shared"
+    return folder, {s["name"]: s for s in import_sources(spark, sources, cfg.ingest, str(folder))}
 
 
 def pytest_collection_modifyitems(items):

@@ -1,5 +1,6 @@
-"""Building mixtures on Spark: the bundled sample and the shared data, exact draws,
-realised token shares, byte-identical reruns."""
+"""Building mixtures on Spark: the bundled sample and the shared data (imported by
+jobs/import_reference.py's library entry point), exact draws, realised token shares,
+byte-identical reruns."""
 from __future__ import annotations
 
 import hashlib
@@ -12,13 +13,16 @@ from fractions import Fraction
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from corpus_pipeline import config, gpt2, mix
 from corpus_pipeline.spark.filter import run_filter
+from corpus_pipeline.spark.imports import import_sources
 from corpus_pipeline.spark.mix import MixPlanError, build_mixture, documents_frame
 from tests.conftest import REPO, SAMPLE, shared_file
 
 SAMPLE_CONF = REPO / "conf" / "mix" / "sample.yaml"
+SAMPLE_IMPORT = REPO / "conf" / "import" / "sample.yaml"
 
 
 def folder_digest(folder) -> dict[str, str]:
@@ -32,17 +36,31 @@ def read_mixture(spark, folder):
 
 
 @pytest.fixture(scope="module")
-def sample_build(spark, tmp_path_factory, monkeypatch_module):
-    """The shipped sample mixture, built in this session, then rebuilt into the same folder
-    by `spark-submit jobs/mix.py` in a new JVM with other shuffle partitions (it replaces
-    the folder)."""
-    out = tmp_path_factory.mktemp("mix") / "sample"
+def sample_import(spark, tmp_path_factory, monkeypatch_module):
+    """conf/import/sample.yaml (the sample's two WARC datasets) imported into a temporary
+    folder; returns that folder."""
+    folder = tmp_path_factory.mktemp("import") / "sample"
     monkeypatch_module.chdir(REPO)  # the conf's paths are relative to the repository
-    cfg = config.load(config.MixConfig, SAMPLE_CONF, [f"output={out}"])
+    cfg = config.load(config.ImportConfig, SAMPLE_IMPORT)
+    import_sources(spark, cfg.sources, cfg.ingest, str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sample_build(spark, tmp_path_factory, sample_import):
+    """The shipped sample mixture on the sample's import, built in this session, then rebuilt
+    into the same folder by `spark-submit jobs/mix.py` in a new JVM with other shuffle
+    partitions (it replaces the folder)."""
+    root = tmp_path_factory.mktemp("mix")
+    out = root / "sample"
+    conf = root / "sample.yaml"  # the shipped config, reading the import made above
+    conf.write_text(SAMPLE_CONF.read_text().replace("output/import/sample", str(sample_import)))
+    assert all(str(sample_import) in d["path"] for d in yaml.safe_load(conf.read_text())["datasets"])
+    cfg = config.load(config.MixConfig, conf, [f"output={out}"])
     first = build_mixture(spark, cfg)
     digest = folder_digest(out)
     job = subprocess.run(["spark-submit", "--master", "local[2]", "--conf", "spark.sql.shuffle.partitions=7",
-                          "jobs/mix.py", "--conf", str(SAMPLE_CONF), "--output", str(out)],
+                          "jobs/mix.py", "--conf", str(conf), "--output", str(out)],
                          cwd=REPO, env=job_env(), capture_output=True, text=True, timeout=900)
     assert job.returncode == 0, job.stderr[-3000:]
     second = json.loads((out / "manifest.json").read_text())
@@ -112,11 +130,11 @@ def assert_shares_match_weights(manifest):
         assert abs(d["share_realised"] - d["weight"]) < tolerance
 
 
-def test_plan_errors_stop_the_build(spark, tmp_path, monkeypatch):
-    monkeypatch.chdir(REPO)
+def test_plan_errors_stop_the_build(spark, tmp_path, sample_import):
     cfg = config.MixConfig(total_tokens=1000, output=str(tmp_path / "bad"), weight_sum_tolerance=0.0, datasets=(
-        config.MixDataset(name="a", format="warc", path="data/sample/w*.warc.gz", weight=0.5),
-        config.MixDataset(name="b", format="warc", path="data/sample/CC-MAIN-2020-34*.warc.gz", weight=0.6)))
+        config.MixDataset(name="a", format="parquet", path=str(sample_import / "other_crawls/documents"), weight=0.5),
+        config.MixDataset(name="b", format="parquet", path=str(sample_import / "common_crawl/documents"),
+                          weight=0.6)))
     with pytest.raises(MixPlanError, match="refusing"):
         build_mixture(spark, cfg)
     assert not (tmp_path / "bad").exists()
@@ -125,18 +143,23 @@ def test_plan_errors_stop_the_build(spark, tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def shared_build(spark, tmp_path_factory):
     """CC documents from jobs/filter.py (ingest only) on the sample, with WebText and
-    WikiText-2 from the shared data: the GPT-3 shape, CC repeated, references seen once."""
+    WikiText-2 imported from the shared data: the GPT-3 shape, CC repeated, references
+    seen once."""
     webtext = shared_file("positives/webtext/webtext.valid.trunc63tok.jsonl")
     wikitext = shared_file("positives/wikipedia/wikitext-2_valid.tokens.txt")
     root = tmp_path_factory.mktemp("mix_shared")
+    import_sources(spark, [config.ReferenceSource("webtext", "jsonl", str(webtext)),
+                           config.ReferenceSource("wikitext", "wikitext_tokens", str(wikitext))],
+                   config.IngestConfig(), str(root / "import"))
     filter_cfg = config.load(config.FilterConfig, REPO / "conf" / "filter.yaml",
                              [f"output={root / 'filter'}", "quality.model=", "dedup.enabled=false",
                               "repeated_lines.enabled=false"])
     run_filter(spark, filter_cfg, sorted(str(p) for p in SAMPLE.iterdir() if p.suffix != ".md"))
     cfg = config.MixConfig(total_tokens=500_000, seed=99, output=str(root / "mix"), order_buckets=8, datasets=(
         config.MixDataset(name="common_crawl", format="filter", path=str(root / "filter"), weight=0.5),
-        config.MixDataset(name="webtext", format="jsonl", path=str(webtext), weight=0.3),
-        config.MixDataset(name="wikitext", format="wikitext_tokens", path=str(wikitext), weight=0.2)))
+        config.MixDataset(name="webtext", format="parquet", path=str(root / "import/webtext/documents"), weight=0.3),
+        config.MixDataset(name="wikitext", format="parquet", path=str(root / "import/wikitext/documents"),
+                          weight=0.2)))
     return build_mixture(spark, cfg), read_mixture(spark, root / "mix")
 
 

@@ -74,15 +74,19 @@ def test_explore_run_notebook_on_a_run_without_quality_dedup_or_documents(empty_
 
 @pytest.fixture(scope="module")
 def mixture_and_tokens(spark, scored_run, tmp_path_factory):
-    """A mixture of the scored run (70%) and the sample's two non-CC crawls (30%), packed
-    into 2048-token rows, 8 rows a shard."""
+    """A mixture of the scored run (70%) and the sample's two non-CC crawls (30%, imported),
+    packed into 2048-token rows, 8 rows a shard."""
+    from corpus_pipeline.spark.imports import import_sources
     from corpus_pipeline.spark.mix import build_mixture
 
     out, _ = scored_run
     root = tmp_path_factory.mktemp("mixture")
+    other = config.ReferenceSource("other_crawls", "warc", str(SAMPLE / "w*.warc.gz"))
+    import_sources(spark, [other], config.IngestConfig(), str(root / "import"))
     cfg = config.MixConfig(total_tokens=60_000, seed=1234, output=str(root / "mix"), order_buckets=8, datasets=(
         config.MixDataset(name="filtered_web", format="filter", path=str(out), weight=0.7),
-        config.MixDataset(name="other_crawls", format="warc", path=str(SAMPLE / "w*.warc.gz"), weight=0.3)))
+        config.MixDataset(name="other_crawls", format="parquet", path=str(root / "import/other_crawls/documents"),
+                          weight=0.3)))
     build_mixture(spark, cfg)
     _, mixture = runs.open_mixture(cfg.output)
     meta = pack.pack_texts(mixture["text"].to_pylist(), root / "tokens", seq_len=2048, rows_per_shard=8)

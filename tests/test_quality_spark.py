@@ -17,19 +17,19 @@ from corpus_pipeline.spark.filter import run_filter
 from corpus_pipeline.spark.select import pareto_keeps
 from corpus_pipeline.spark.tag import load_model, quality_tags
 
-from .conftest import REPO, SAMPLE, SHARED_DATA, shared_file
+from .conftest import REPO, SAMPLE
 
 
 @pytest.fixture(scope="module")
-def small_config(tmp_path_factory):
-    """conf/quality.yaml with fewer documents per source, so that training takes seconds."""
-    shared_file("positives/webtext/webtext.valid.trunc63tok.jsonl")
+def small_config(tmp_path_factory, shared_import):
+    """conf/quality.yaml on the shared data's import, with fewer documents per source, so
+    that training takes seconds."""
+    folder, _ = shared_import
     cfg = config.load(config.TrainConfig, REPO / "conf" / "quality.yaml")
     caps = {"webtext": 600, "books": 300}
-    shared = str(SHARED_DATA)
 
     def local(source):
-        path = source.path.replace("../shared/data", shared)
+        path = source.path.replace("output/import/shared", str(folder))
         return dataclasses.replace(source, path=path, max_docs=caps.get(source.name, source.max_docs))
 
     return dataclasses.replace(cfg, positives=tuple(map(local, cfg.positives)),

@@ -1,7 +1,7 @@
 """Fuzzy deduplication on Spark (GPT-3 Appendix A), within a dataset and against references.
 
 Consumes target documents (`id`, `text`, optional `quality_score`) and optional reference
-documents (`id`, `text`, e.g. WebText); produces the targets with `dedup_reason`
+documents (`id`, `text`, e.g. WebText imported by jobs/import_reference.py); produces the targets with `dedup_reason`
 (`duplicate`, `duplicate_of_reference` or null) and `duplicate_of`, plus a report.
 
 Two ways to find near-duplicate pairs, then the same clustering:
@@ -27,6 +27,7 @@ from pyspark.sql import types as T
 
 from .. import dedup
 from ..config import DedupConfig
+from .imports import imported_documents
 
 TARGET, REFERENCE = 0, 1
 SIGNATURE = T.StructType([T.StructField("shingles", T.ArrayType(T.LongType())),
@@ -157,20 +158,18 @@ def deduplicate(targets, references, cfg: DedupConfig):
     return tagged, report
 
 
-def reference_documents(spark, cfg: DedupConfig, ingest_cfg):
-    """(id, text) of the configured reference datasets, or None."""
+def reference_documents(spark, cfg: DedupConfig):
+    """(id, text) of the configured reference datasets (imported Parquet), or None."""
     if not cfg.references:
         return None
-    from .quality import sources_frame
-
-    return sources_frame(spark, [(s, 1) for s in cfg.references], ingest_cfg).select("id", "text")
+    return imported_documents(spark, cfg.references).select("id", "text")
 
 
 def dedup_stage(spark, docs, cfg: DedupConfig):
     """The filter's dedup stage: drops `duplicate` and `duplicate_of_reference` (detail: the keeper)."""
     from .stages import StageResult
 
-    tagged, report = deduplicate(docs, reference_documents(spark, cfg, None), cfg)
+    tagged, report = deduplicate(docs, reference_documents(spark, cfg), cfg)
     decided = (tagged.withColumn("reason", F.col("dedup_reason"))
                .withColumn("detail", F.col("duplicate_of")).drop("dedup_reason"))
     return StageResult.split(decided, report)
@@ -185,7 +184,7 @@ def dedup_job(spark, cfg, _prepared=None) -> dict:
         targets = spark.read.parquet(cfg.input[0])
         for path in cfg.input[1:]:
             targets = targets.unionByName(spark.read.parquet(path), allowMissingColumns=True)
-        tagged, report = deduplicate(targets, reference_documents(spark, cfg.dedup, None), cfg.dedup)
+        tagged, report = deduplicate(targets, reference_documents(spark, cfg.dedup), cfg.dedup)
         tagged = tagged.cache()
         tagged.filter(F.col("dedup_reason").isNull()).drop("dedup_reason", "duplicate_of").write.parquet(
             out.path("documents"))

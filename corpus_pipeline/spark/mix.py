@@ -1,8 +1,8 @@
 """Building a weighted training mixture on Spark (GPT-3 section 2.2 and Appendix B).
 
-Consumes the datasets of a `MixConfig`: `jobs/filter.py` outputs (their `documents/`
-Parquet) and reference corpora (through `quality.sources_frame`: jsonl, MediaWiki XML,
-Gutenberg, WARC, Parquet...). Produces, in the output folder:
+Consumes the datasets of a `MixConfig`, Parquet only: `jobs/filter.py` outputs (their
+`documents/`) and reference corpora imported by `jobs/import_reference.py` (or any folder
+with id and text). Produces, in the output folder:
   documents/     Parquet `position, dataset, id, epoch, tokens, text`: the mixture in
                  training order, position 0..n-1, split evenly over a fixed number of
                  files named part-00000.parquet... and sorted by position inside each
@@ -30,7 +30,6 @@ from pyspark.sql import types as T
 from .. import code_version, gpt2, mix
 from ..config import MixConfig, MixDataset, to_dict
 from .output import AtomicOutput
-from .quality import sources_frame
 from ..errors import UserError
 
 MANIFEST = "manifest.json"
@@ -50,17 +49,15 @@ class MixPlanError(UserError, ValueError):
 # ---- inputs
 
 
-def dataset_frame(spark, dataset: MixDataset, cfg: MixConfig):
+def dataset_frame(spark, dataset: MixDataset):
     """(id, text) of one dataset."""
-    if dataset.format == "filter":
-        return spark.read.parquet(f"{dataset.path.rstrip('/')}/documents").select("id", "text")
-    return sources_frame(spark, [(dataset.source(), 0)], cfg.ingest).select("id", "text")
+    return spark.read.parquet(dataset.documents()).select("id", "text")
 
 
 def documents_frame(spark, cfg: MixConfig):
     """(dataset, id, text, tokens) of every dataset, with GPT-2 token counts."""
     count = F.udf(lambda text: gpt2.count_tokens(text or ""), T.LongType())
-    frames = [dataset_frame(spark, d, cfg).select(F.lit(d.name).alias("dataset"), "id", "text")
+    frames = [dataset_frame(spark, d).select(F.lit(d.name).alias("dataset"), "id", "text")
               for d in cfg.datasets]
     docs = frames[0]
     for frame in frames[1:]:

@@ -1,7 +1,8 @@
 """Quality classifier on Spark: training (GPT-3 Appendix A) and tagging documents.
 
 Training consumes the reference sources of a `TrainConfig` (positives: WebText, Wikipedia,
-books; negatives: raw Common Crawl) and produces a model folder:
+books; negatives: raw Common Crawl), as Parquet written by jobs/import_reference.py, and
+produces a model folder:
   spark_model/            the fitted Spark ML PipelineModel (Tokenizer -> HashingTF -> LR)
   weights.npz             the same weights for the Spark-free `quality.QualityModel`
   manifest.json           model_version, sources with counts and fingerprints, parameters,
@@ -12,7 +13,6 @@ The tag stage (`tag.py`) scores documents with it.
 """
 from __future__ import annotations
 
-import glob
 import json
 import time
 
@@ -26,61 +26,22 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from .. import code_version, ingest, inputs, quality, references
-from ..config import IngestConfig, ReferenceSource, TrainConfig, to_dict
+from .. import code_version, quality
+from ..config import TrainConfig, to_dict
+from .imports import imported_documents
 from .output import AtomicOutput
 
-REFERENCE_SCHEMA = T.StructType([
-    T.StructField("id", T.StringType(), False), T.StructField("source", T.StringType(), False),
-    T.StructField("label", T.IntegerType(), False), T.StructField("text", T.StringType(), False),
-])
 SCORE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 SPARK_MODEL = "spark_model"
 
 
-# ---- loading reference documents, one Spark task per file
-
-def source_units(source: ReferenceSource, label: int) -> list[tuple]:
-    """(source, label, file) work units: one per input file where the format allows."""
-    if source.format == "warc":
-        files = inputs.expand([source.path])
-    elif any(ch in source.path for ch in "*?["):
-        files = sorted(glob.glob(source.path))
-    else:
-        files = [source.path] if inputs.exists(source.path) else []
-    if not files:
-        raise inputs.InputError(f"source {source.name}: nothing matches {source.path}")
-    return [(source, label, path) for path in files]
-
-
-def load_unit(unit: tuple, ingest_cfg: IngestConfig):
-    source, label, path = unit
-    if source.format == "warc":  # raw Common Crawl text as the ingest stage keeps it
-        for outcome in ingest.process_file(path, ingest_cfg):
-            if outcome.reason is None:
-                yield outcome.id, source.name, label, outcome.text
-        return
-    for doc in references.LOADERS[source.format](path, source.name):
-        yield doc.id, source.name, label, doc.text
-
+# ---- reference documents: the Parquet of jobs/import_reference.py
 
 def reference_frame(spark, cfg: TrainConfig):
-    labelled = [(s, 1) for s in cfg.positives] + [(s, 0) for s in cfg.negatives]
-    return sources_frame(spark, labelled, cfg.ingest)
-
-
-def sources_frame(spark, labelled: list[tuple[ReferenceSource, int]], ingest_cfg: IngestConfig):
-    """(id, source, label, text) of every document of the sources, each with its label."""
-    parquet = [(s, label) for s, label in labelled if s.format == "parquet"]
-    units = [u for s, label in labelled if s.format != "parquet" for u in source_units(s, label)]
-    frame = spark.createDataFrame(spark.sparkContext.emptyRDD(), REFERENCE_SCHEMA)
-    if units:
-        rows = spark.sparkContext.parallelize(units, len(units)).flatMap(lambda u: load_unit(u, ingest_cfg))
-        frame = spark.createDataFrame(rows, REFERENCE_SCHEMA)
-    for source, label in parquet:  # e.g. a previous run's documents/: read by Spark directly
-        frame = frame.unionByName(spark.read.parquet(source.path).select(
-            "id", F.lit(source.name).alias("source"), F.lit(label).alias("label"), "text"))
-    return frame
+    """(id, source, label, text) of every positive (label 1) and negative (label 0) source."""
+    positives = imported_documents(spark, cfg.positives).withColumn("label", F.lit(1))
+    negatives = imported_documents(spark, cfg.negatives).withColumn("label", F.lit(0))
+    return positives.unionByName(negatives).select("id", "source", "label", "text")
 
 
 def hash_column(*parts, column: str = "id"):
