@@ -193,14 +193,15 @@ def test_mix_and_dedup_references_work_with_the_raw_files_absent(spark, tmp_path
 
     # The dedup job against the WebText import: copies of 20 WebText documents, among the
     # other crawls' pages, are removed as duplicates of their reference; the references stay.
-    from jobs import dedup as dedup_job
+    from corpus_pipeline.spark.dedup import dedup_job
 
     originals = [(i, text) for i, _, text in expected["webtext"] if len(text.split()) >= 30][:20]
     targets = [(f"copy-{i}", text) for i, text in originals] + [(i, t) for i, _, t in expected["other_crawls"]]
     spark.createDataFrame(targets, "id string, text string").write.parquet(str(tmp_path / "targets"))
-    args = dedup_job.parse_args(["--input", str(tmp_path / "targets"), "--output", str(tmp_path / "dedup"),
-                                 "--reference", documents("webtext")])
-    report = dedup_job.run(spark, dedup_job.load_settings(args))
+    reference = config.ReferenceSource(name="webtext", format="parquet", path=documents("webtext"))
+    cfg = config.DedupJobConfig(input=(str(tmp_path / "targets"),), output=str(tmp_path / "dedup"),
+                                dedup=config.DedupConfig(references=(reference,)))
+    report = dedup_job(spark, cfg)
     assert report["references"] == 4724 and report["docs"] == 53
     dropped = {r.id: r for r in spark.read.parquet(str(tmp_path / "dedup" / "dropped")).collect()}
     copies = {f"copy-{i}" for i, _ in originals}
