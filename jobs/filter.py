@@ -10,15 +10,16 @@ conf/filter.yaml on the bundled sample in data/sample.
 """
 import sys
 
-from corpus_pipeline import config, inputs, report, stats
+from corpus_pipeline import cli, config, inputs, report, stats
 from corpus_pipeline.job import Job
 
 
 def prepare(cfg, args) -> list[str]:
-    """The archive files to read; the quality model must exist."""
+    """The archive files to read; the quality model, dedup references and benchmarks must exist."""
     if cfg.quality.model and not inputs.exists(f"{cfg.quality.model}/manifest.json"):
         raise config.ConfigError(f"quality.model: no trained model at {cfg.quality.model} "
                                  "(train one with jobs/train_classifier.py, or --set quality.model= to skip scoring)")
+    cli.require_paths([s.path for s in cfg.dedup.references] + [b.path for b in cfg.decontam.benchmarks])
     return inputs.expand(cfg.input, cfg.input_prefix)
 
 

@@ -22,9 +22,8 @@ def prepare(cfg, args):
     if args.dry_run:
         return args.plan_file or ""
     for d in cfg.datasets:
-        path = f"{d.path.rstrip('/')}/documents" if d.format == "filter" else d.path
-        if not d.path or not (any(ch in d.path for ch in "*?[") or inputs.exists(path)):
-            raise inputs.InputError(f"dataset {d.name}: input not found: {path or '(no path)'}")
+        if not d.path or not inputs.exists(d.documents()):
+            raise inputs.InputError(f"dataset {d.name}: input not found: {d.documents() if d.path else '(no path)'}")
     return None
 
 
