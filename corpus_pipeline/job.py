@@ -25,7 +25,12 @@ import fsspec
 from . import cli, config
 from .errors import UserError
 
-CONF = Path(__file__).resolve().parent.parent / "conf"
+
+
+def conf_file(job_file: str, name: str) -> str:
+    """A job's default config, `conf/<name>` beside its `jobs/` folder: found from the job
+    file, since the package itself may run from a zip (spark-submit --py-files)."""
+    return str(Path(job_file).resolve().parent.parent / "conf" / name)
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class Job:
     # `work` when `uses_spark(args)` is false (e.g. mix --dry-run).
     local_work: Callable | None = None
     config_class: type | None = None  # None: the job takes only its own options
-    default_conf: str | None = None  # relative to conf/
+    default_conf: str | None = None  # a path: conf_file(__file__, "x.yaml") in the job file
     input_help: str | None = None  # adds --input (config key `input`)
     options: Callable[[argparse.ArgumentParser], None] | None = None  # the job's own options
     overrides: Callable[[argparse.Namespace], list[str]] | None = None  # its options as config keys
@@ -58,7 +63,7 @@ class Job:
             parser.add_argument("--input", nargs="+", help=self.input_help)
         if self.config_class:
             parser.add_argument("--output", help=cli.OUTPUT_HELP)
-            parser.add_argument("--conf", default=str(CONF / self.default_conf), help="YAML config (default: %(default)s)")
+            parser.add_argument("--conf", default=self.default_conf, help="YAML config (default: %(default)s)")
             parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                                 help="override a config key, e.g. --set quality.alpha=3 (repeatable)")
         if self.options:

@@ -16,7 +16,8 @@ def options(parser):
     parser.add_argument("--model", default="models/quality", help="model folder (default: %(default)s)")
     parser.add_argument("--candidates", default="negatives", help="source to select from (default: %(default)s)")
     parser.add_argument("--target", default="webtext", help="source whose scores to match (default: %(default)s)")
-    parser.add_argument("--alphas", default="1,2,3,4,5,6,7,8,9,10,12,15,20", help="alphas to try (default: %(default)s)")
+    parser.add_argument("--alphas", default="1,2,3,4,5,6,7,8,9,10,12,15,20",
+                        help="alphas to try (default: %(default)s)")
 
 
 def calibrate(args) -> str:

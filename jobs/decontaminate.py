@@ -10,14 +10,15 @@ jobs/filter.py runs the same stage after dedup.
 import sys
 
 from corpus_pipeline import cli, config, decontam
-from corpus_pipeline.job import Job
+from corpus_pipeline.job import Job, conf_file
 
 
 def prepare(cfg, args):
     cli.require_paths(cfg.input + tuple(b.path for b in cfg.decontam.benchmarks))
 
 
-JOB = Job(prog="decontaminate.py", doc=__doc__, config_class=config.DecontamJobConfig, default_conf="decontam.yaml",
+JOB = Job(prog="decontaminate.py", doc=__doc__, config_class=config.DecontamJobConfig,
+          default_conf=conf_file(__file__, "decontam.yaml"),
           input_help="Parquet folders with id and text", prepare=prepare,
           work="corpus_pipeline.spark.decontam:decontam_job",
           summary=lambda report, cfg, seconds: decontam.format_summary(report, seconds, cfg.output))

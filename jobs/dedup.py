@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from corpus_pipeline import cli, config, dedup
-from corpus_pipeline.job import Job
+from corpus_pipeline.job import Job, conf_file
 
 
 def options(parser):
@@ -28,7 +28,8 @@ def prepare(cfg, args):
     cli.require_paths(cfg.input + tuple(s.path for s in cfg.dedup.references))
 
 
-JOB = Job(prog="dedup.py", doc=__doc__, config_class=config.DedupJobConfig, default_conf="dedup.yaml",
+JOB = Job(prog="dedup.py", doc=__doc__, config_class=config.DedupJobConfig,
+          default_conf=conf_file(__file__, "dedup.yaml"),
           input_help="Parquet folders with id and text", options=options, overrides=reference_overrides,
           prepare=prepare, work="corpus_pipeline.spark.dedup:dedup_job",
           summary=lambda report, cfg, seconds: dedup.format_summary(report, seconds, cfg.output))

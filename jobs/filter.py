@@ -11,7 +11,7 @@ conf/filter.yaml on the bundled sample in data/sample.
 import sys
 
 from corpus_pipeline import cli, config, inputs, report, stats
-from corpus_pipeline.job import Job
+from corpus_pipeline.job import Job, conf_file
 
 
 def prepare(cfg, args) -> list[str]:
@@ -23,7 +23,8 @@ def prepare(cfg, args) -> list[str]:
     return inputs.expand(cfg.input, cfg.input_prefix)
 
 
-JOB = Job(prog="filter.py", doc=__doc__, config_class=config.FilterConfig, default_conf="filter.yaml",
+JOB = Job(prog="filter.py", doc=__doc__, config_class=config.FilterConfig,
+          default_conf=conf_file(__file__, "filter.yaml"),
           input_help="archive files, folders, globs or manifests (default: the config's input)",
           prepare=prepare, work="corpus_pipeline.spark.filter:run_filter", progress=False,
           summary=lambda result, cfg, seconds: stats.format_summary(result, seconds, cfg.output),

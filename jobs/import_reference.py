@@ -10,7 +10,7 @@ With no arguments: conf/import/sample.yaml, the bundled sample's two mixture dat
 import sys
 
 from corpus_pipeline import config, imports
-from corpus_pipeline.job import Job
+from corpus_pipeline.job import Job, conf_file
 
 
 def prepare(cfg, args):
@@ -20,7 +20,8 @@ def prepare(cfg, args):
 
 
 # OUTPUT holds one folder per source, each replaced atomically: OUTPUT itself has no marker.
-JOB = Job(prog="import_reference.py", doc=__doc__, config_class=config.ImportConfig, default_conf="import/sample.yaml",
+JOB = Job(prog="import_reference.py", doc=__doc__, config_class=config.ImportConfig,
+          default_conf=conf_file(__file__, "import/sample.yaml"),
           prepare=prepare, output_marker=None, work="corpus_pipeline.spark.imports:import_job",
           summary=lambda stats, cfg, seconds: imports.format_summary(stats, seconds, cfg.output))
 

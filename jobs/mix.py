@@ -9,11 +9,12 @@ writes the plan from the declared `tokens` of each dataset, without Spark or dat
 import sys
 
 from corpus_pipeline import config, inputs, mix
-from corpus_pipeline.job import Job
+from corpus_pipeline.job import Job, conf_file
 
 
 def options(parser):
-    parser.add_argument("--dry-run", action="store_true", help="print and write the plan from declared tokens; no Spark")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print and write the plan from declared tokens; no Spark")
     parser.add_argument("--plan-file", help="where --dry-run writes the plan (default: OUTPUT.plan.json)")
 
 
@@ -31,7 +32,8 @@ def summary(result, cfg, seconds: float) -> str:
     return "" if isinstance(result, mix.Plan) else mix.format_summary(result, seconds, cfg.output)
 
 
-JOB = Job(prog="mix.py", doc=__doc__, config_class=config.MixConfig, default_conf="mix/sample.yaml",
+JOB = Job(prog="mix.py", doc=__doc__, config_class=config.MixConfig,
+          default_conf=conf_file(__file__, "mix/sample.yaml"),
           options=options, prepare=prepare, output_marker="manifest.json", summary=summary,
           uses_spark=lambda args: not args.dry_run, local_work=mix.dry_run,
           work="corpus_pipeline.spark.mix:build_mixture")

@@ -7,9 +7,10 @@ exactly 2048 tokens: uint16 shard files, metadata.json, documents/ and stats.jso
 import sys
 
 from corpus_pipeline import config, pack
-from corpus_pipeline.job import Job
+from corpus_pipeline.job import Job, conf_file
 
-JOB = Job(prog="pack.py", doc=__doc__, config_class=config.PackJobConfig, default_conf="pack.yaml",
+JOB = Job(prog="pack.py", doc=__doc__, config_class=config.PackJobConfig,
+          default_conf=conf_file(__file__, "pack.yaml"),
           input_help="Parquet folders with a text column (e.g. a mixture's documents/)",
           work="corpus_pipeline.spark.pack:pack_job",
           summary=lambda summary, cfg, seconds: pack.format_summary(summary, cfg, seconds))

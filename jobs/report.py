@@ -11,7 +11,8 @@ from corpus_pipeline.job import Job
 
 
 def options(parser):
-    parser.add_argument("runs", nargs="*", default=["output/filter"], help="filter output folders (default: %(default)s)")
+    parser.add_argument("runs", nargs="*", default=["output/filter"],
+                        help="filter output folders (default: %(default)s)")
 
 
 JOB = Job(prog="report.py", doc=__doc__, options=options, uses_spark=lambda args: False,

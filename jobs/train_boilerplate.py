@@ -14,8 +14,10 @@ from corpus_pipeline.job import Job
 
 
 def options(parser):
-    parser.add_argument("--data", default=str(goldsets.DEFAULT_ROOT), help="the web_html gold folder (default: %(default)s)")
-    parser.add_argument("--output", default="output/boilerplate_model.json", help="model JSON to write (default: %(default)s)")
+    parser.add_argument("--data", default=str(goldsets.DEFAULT_ROOT),
+                        help="the web_html gold folder (default: %(default)s)")
+    parser.add_argument("--output", default="output/boilerplate_model.json",
+                        help="model JSON to write (default: %(default)s)")
     parser.add_argument("--hold-out", nargs="*", default=[], choices=list(goldsets.GOLD_SETS),
                         help="gold sets to leave out of training (default: none)")
     parser.add_argument("--limit", type=int, help="at most N pages per gold set (default: all)")

@@ -8,7 +8,7 @@ documents with it (`quality.model`).
 import sys
 
 from corpus_pipeline import cli, config, quality
-from corpus_pipeline.job import Job
+from corpus_pipeline.job import Job, conf_file
 
 
 def prepare(cfg, args):
@@ -16,7 +16,8 @@ def prepare(cfg, args):
     cli.require_paths(s.path for s in cfg.positives + cfg.negatives)
 
 
-JOB = Job(prog="train_classifier.py", doc=__doc__, config_class=config.TrainConfig, default_conf="quality.yaml",
+JOB = Job(prog="train_classifier.py", doc=__doc__, config_class=config.TrainConfig,
+          default_conf=conf_file(__file__, "quality.yaml"),
           prepare=prepare, output_marker=quality.MANIFEST_FILE, work="corpus_pipeline.spark.quality:train_classifier",
           summary=lambda manifest, cfg, seconds: quality.format_training_summary(manifest, seconds, cfg.output))
 

@@ -26,7 +26,7 @@ class FakeSpark:
 
 
 def spark_job(work: str, **kwargs) -> Job:
-    return Job(prog="x.py", doc=DOC, config_class=config.DedupJobConfig, default_conf="dedup.yaml",
+    return Job(prog="x.py", doc=DOC, config_class=config.DedupJobConfig, default_conf=str(REPO / "conf/dedup.yaml"),
                input_help="folders", work=work, progress=False, summary=lambda result, cfg, s: f"done {result}",
                **kwargs)
 

@@ -249,8 +249,8 @@ def decontam_job(spark, cfg, _prepared=None) -> dict:
         decided, spans, report = decontaminate(spark, docs, cfg.decontam, cfg.dataset_column)
         decided = decided.cache()
         decided.filter(F.col("decontam_reason").isNull()).drop("decontam_reason").write.parquet(out.path("documents"))
-        decided.filter(F.col("decontam_reason").isNotNull()).withColumnRenamed("decontam_reason", "reason").write.parquet(
-            out.path("dropped"))
+        dropped = decided.filter(F.col("decontam_reason").isNotNull()).withColumnRenamed("decontam_reason", "reason")
+        dropped.write.parquet(out.path("dropped"))
         spans.write.parquet(out.path("spans"))
         # Counts read back from what was written, not from the plan (retries cannot skew them).
         report["kept"] = spark.read.parquet(out.path("documents")).count()
