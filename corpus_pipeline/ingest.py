@@ -39,7 +39,9 @@ FILE_REASONS = ("file_missing", "file_unreadable", "file_empty")
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 _STATUS_LINE = re.compile(rb"^HTTP/\d(?:\.\d)?\s+(\d{3})")
-_CHUNK_SIZE_LINE = re.compile(rb"([0-9a-fA-F]+)[ \t]*(?:;[^\r\n]*)?\r?\n")
+# ASCII hex only, at most 15 significant digits (a chunk under 1 PB): bytes patterns never
+# match Unicode digits, and a size that long is damage, not a chunk.
+_CHUNK_SIZE_LINE = re.compile(rb"0*([0-9a-fA-F]{1,15})[ \t]*(?:;[^\r\n]*)?\r?\n")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 
 

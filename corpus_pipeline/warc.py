@@ -8,12 +8,15 @@ Why our own reader: warcio and FastWARC stop at the first damaged byte, and warc
 single-stream gzip. A corpus pipeline must account for every record, so this reader turns
 every kind of damage into a record with a named problem and carries on:
 - `unreadable`: the compressed data is corrupt; we resync at the next gzip member;
-- `malformed`: the header is not WARC/ARC, or the declared length disagrees with the
-  framing; we look for the next record header, inside the bad body first;
+- `malformed`: the header is not WARC/ARC, its length is not plain ASCII digits, or the
+  declared length disagrees with the framing; we look for the next record header (WARC with
+  CRLF or LF line ends, ARC v1 lines), inside the bad body first, so a lying length costs
+  that record only, even one far above `max_record_bytes`;
 - `truncated`: the file ends in the middle of a record;
 - `oversize`: the body exceeds `max_record_bytes`; it is skipped, never held in memory.
 A damaged region that swallows several records counts as one record, since the number of
-records it held is unknowable.
+records it held is unknowable. A record followed by a damaged header is kept whole when its
+own framing is right: the damage is counted on the next record, not on this one.
 """
 from __future__ import annotations
 
@@ -25,9 +28,23 @@ GZIP_MAGIC = b"\x1f\x8b\x08"
 RAW_CHUNK = 1 << 20
 OUT_CHUNK = 1 << 20
 MAX_HEADER_BYTES = 1 << 16
-WARC_SEPARATOR = b"\r\n\r\nWARC/"  # end of one record, start of the next
-WARC_VERSION = re.compile(rb"^WARC/\d+\.\d+\r?\n?$")
-ARC_HEADER = re.compile(rb"^(\S+) (\S+) (\d{14}) (\S*) (\d+)\r?\n?$")
+_LOOKAHEAD = 8192  # bytes after a record that show whether a damaged header follows
+_STOP_OVERLAP = 4096  # longest next-record start a skip must see whole (an ARC line)
+MAX_LENGTH_DIGITS = 18  # 1 EB; more digits is not a length (int() refuses over 4,300 digits)
+WARC_VERSION = re.compile(rb"^WARC/[0-9]+\.[0-9]+\r?\n?$")
+# URL IP date mime length. The URL may hold spaces (warcio's example-space-in-url.arc): the
+# four fields after it are found from the right, the 14-digit date anchoring them.
+ARC_HEADER = re.compile(rb"^(\S+(?: \S+)*?) (\S+) ([0-9]{14}) (\S*) ([0-9]{1,%d})\r?\n?$" % MAX_LENGTH_DIGITS)
+# The start of the next record, anywhere in a stream: what a skipped body is searched for.
+# WARC: a blank line (CRLF or LF), then the version line; ARC v1: a newline, then a header line.
+WARC_NEXT = re.compile(rb"\n\r?\n(WARC/[0-9]+\.[0-9]+\r?\n)")
+ARC_NEXT = re.compile(rb"\n(\S+(?: \S+)*? \S+ [0-9]{14} \S* [0-9]{1,%d}\r?\n)" % MAX_LENGTH_DIGITS)
+# A header whose first line is damaged, seen in the lines that follow a record: WARC named
+# fields before the first blank line; an ARC line that starts with a URL scheme and holds a
+# 14-digit date or ends in a length. The record before it is then whole, not lying about its length.
+_WARC_FIELDS = re.compile(rb"^(?:WARC-Type|WARC-Record-ID|WARC-Date|Content-Length):", re.I | re.M)
+_ARC_DAMAGED = re.compile(rb"^[A-Za-z][A-Za-z0-9+.-]*:\S*(?:.* [0-9]{14}(?: .*)?| .* [0-9]+)\r?\n$")
+_ASCII_LENGTH = re.compile(r"0*([0-9]{1,%d})" % MAX_LENGTH_DIGITS)
 
 
 class CorruptData(Exception):
@@ -145,11 +162,11 @@ class _Stream:
             pass
         return self._take(min(n, self._available()))
 
-    def skip(self, n: int, stop: bytes | None = None) -> tuple[int, bool]:
+    def skip(self, n: int, stop: re.Pattern | None = None) -> tuple[int, bool]:
         """Discard up to n bytes without holding them; returns (discarded, stopped).
 
-        With `stop` (a record separator followed by a header start), stop early right after
-        the separator: a lying length must not swallow the records that follow it.
+        With `stop` (a pattern whose group 1 is the start of the next record), stop early at
+        that start: a lying length must not swallow the records that follow it.
         """
         done, tail = 0, b""
         while done < n:
@@ -158,15 +175,15 @@ class _Stream:
             step = min(n - done, self._available())
             if stop:
                 window = tail + self._buf[self._pos:self._pos + step]
-                at = window.find(stop)
-                if at >= 0:
-                    keep = at + stop.index(b"WARC/") - len(tail)
+                found = stop.search(window)
+                if found:
+                    keep = found.start(1) - len(tail)
                     if keep >= 0:
                         self._take(keep)
                     else:
                         self.pushback(tail[keep:])
                     return done + keep, True
-                tail = window[-(len(stop) - 1):]
+                tail = window[-_STOP_OVERLAP:]  # a header cut by the window end is found next time
             self._take(step)
             done += step
         return done, False
@@ -198,9 +215,7 @@ class _Stream:
 def iter_records(raw, max_record_bytes: int):
     """Yield every record of a WARC/WET/ARC stream, damaged ones included, in file order."""
     stream = _Stream(raw)
-    is_arc = stream.peek(11) == b"filedesc://"
-    read_one = _read_arc_record if is_arc else _read_warc_record
-    is_header = ARC_HEADER.match if is_arc else WARC_VERSION.match
+    fmt = ARC if stream.peek(11) == b"filedesc://" else WARC
     while True:
         start = stream.offset
         try:
@@ -208,15 +223,15 @@ def iter_records(raw, max_record_bytes: int):
             start = stream.offset
             if not stream.peek(1):
                 return
-            record = read_one(stream, max_record_bytes)
-            if record.problem in (None, "oversize") and not _framing_ok(stream, is_header, record):
+            record = fmt.read_one(stream, max_record_bytes)
+            if record.problem in (None, "oversize") and not _framing_ok(stream, fmt, record):
                 # The declared length lies: the next header may sit inside what we took as body.
                 if record.body:
                     stream.pushback(record.body)
                 record = RawRecord(start, record.headers, None, "malformed", record.length)
             yield record
             if record.problem == "malformed":
-                _scan_to_header(stream, is_header)
+                _scan_to_header(stream, fmt.is_header)
         except _DamageAfter as damage:
             yield damage.record
             yield RawRecord(stream.offset, problem="unreadable")
@@ -226,6 +241,15 @@ def iter_records(raw, max_record_bytes: int):
             stream.resync()
 
 
+def parse_length(text: str | bytes) -> int | None:
+    """A declared length, or None where it is not plain ASCII digits: `str.isdigit()` also
+    accepts digits such as "\u00b2", which `int()` then refuses."""
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    match = _ASCII_LENGTH.fullmatch(text)
+    return int(match.group(1)) if match else None
+
+
 def _read_warc_record(stream: _Stream, max_record_bytes: int) -> RawRecord:
     start = stream.offset
     if not WARC_VERSION.match(stream.readline()):
@@ -233,11 +257,10 @@ def _read_warc_record(stream: _Stream, max_record_bytes: int) -> RawRecord:
     headers, problem = _read_headers(stream)
     if problem:
         return RawRecord(start, headers, problem=problem)
-    length = headers.get("content-length", "")
-    if not length.isdigit():
+    length = parse_length(headers.get("content-length", ""))
+    if length is None:
         return RawRecord(start, headers, problem="malformed")
-    length = int(length)
-    return _read_body(stream, start, headers, length, max_record_bytes, stop=WARC_SEPARATOR)
+    return _read_body(stream, start, headers, length, max_record_bytes, WARC_NEXT)
 
 
 def _read_arc_record(stream: _Stream, max_record_bytes: int) -> RawRecord:
@@ -253,7 +276,7 @@ def _read_arc_record(stream: _Stream, max_record_bytes: int) -> RawRecord:
         "content-type": "application/http; msgtype=response" if url.startswith("http") else mime,
         "arc-mime": mime,
     }
-    return _read_body(stream, start, headers, int(length), max_record_bytes)
+    return _read_body(stream, start, headers, parse_length(length), max_record_bytes, ARC_NEXT)
 
 
 def _arc_type(url: str) -> str:
@@ -282,9 +305,9 @@ def _read_headers(stream: _Stream) -> tuple[dict, str | None]:
         headers[last] = value.strip()
 
 
-def _read_body(stream, start, headers, length, max_record_bytes, stop=None) -> RawRecord:
+def _read_body(stream, start, headers, length, max_record_bytes, next_start) -> RawRecord:
     if length > max_record_bytes:
-        skipped, stopped = stream.skip(length, stop)
+        skipped, stopped = stream.skip(length, next_start)
         problem = "malformed" if stopped else "oversize" if skipped == length else "truncated"
         return RawRecord(start, headers, None, problem, length)
     body = stream.read(length)
@@ -293,11 +316,31 @@ def _read_body(stream, start, headers, length, max_record_bytes, stop=None) -> R
     return RawRecord(start, headers, body, None, length)
 
 
-def _framing_ok(stream: _Stream, is_header, record: RawRecord) -> bool:
+def _framing_ok(stream: _Stream, fmt: "_Format", record: RawRecord) -> bool:
+    """True when the record ended where its declared length says: the end of the data or a
+    header follows, or a damaged header right after the format's separator (the damage is
+    the next record's; this one's body holds no record start, so its length did not lie)."""
     try:
-        return _next_is_header(stream, is_header)
+        line = _peek_next_line(stream)
+        if not line.strip(b"\r\n") or fmt.is_header(line.lstrip(b"\r\n")):
+            return True
+        ahead = stream.peek(len(line) + _LOOKAHEAD)
     except CorruptData:
         raise _DamageAfter(record) from None  # the record is whole; the damage starts after it
+    return (ahead.startswith(fmt.separators) and fmt.damaged_header(ahead.lstrip(b"\r\n"))
+            and not fmt.next_start.search(b"\n" + (record.body or b"")))
+
+
+def _peek_next_line(stream: _Stream) -> bytes:
+    """The blank lines and the first other line that follow, left unread."""
+    size = 256
+    while True:
+        ahead = stream.peek(size)
+        text_at = len(ahead) - len(ahead.lstrip(b"\r\n"))
+        end = ahead.find(b"\n", text_at)
+        if end >= 0 or len(ahead) < size or size > MAX_HEADER_BYTES:
+            return ahead[:end + 1] if end >= 0 else ahead
+        size *= 2
 
 
 class _DamageAfter(Exception):
@@ -306,12 +349,26 @@ class _DamageAfter(Exception):
         self.record = record
 
 
-def _next_is_header(stream: _Stream, is_header) -> bool:
-    """True when the record ended where its declared length says: a header or the end follows."""
-    stream.skip_blank_lines()
-    line = stream.readline()
-    stream.pushback(line)
-    return not line or bool(is_header(line))
+def _damaged_warc_header(data: bytes) -> bool:
+    head = re.split(rb"\r?\n\r?\n", data, maxsplit=1)[0]
+    return bool(_WARC_FIELDS.search(head))
+
+
+def _damaged_arc_header(data: bytes) -> bool:
+    return bool(_ARC_DAMAGED.match(data[:data.find(b"\n") + 1]))
+
+
+@dataclass(frozen=True)
+class _Format:
+    read_one: object  # (stream, max_record_bytes) -> RawRecord
+    is_header: object  # a line that starts a record
+    next_start: re.Pattern  # a record start anywhere in data; group 1 begins the header
+    separators: tuple  # what follows a body whose length is right
+    damaged_header: object  # the data after a record starts with a header, though a damaged one
+
+
+WARC = _Format(_read_warc_record, WARC_VERSION.match, WARC_NEXT, (b"\r\n\r\n", b"\n\n"), _damaged_warc_header)
+ARC = _Format(_read_arc_record, ARC_HEADER.match, ARC_NEXT, (b"\n",), _damaged_arc_header)
 
 
 def _scan_to_header(stream: _Stream, is_header):

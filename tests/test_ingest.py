@@ -162,3 +162,24 @@ def test_bundled_sample_is_the_documented_real_data():
 def test_trafilatura_extractor_can_be_chosen():
     doc = one(response_record(ENGLISH_PAGE), IngestConfig(extractor="trafilatura"))
     assert doc.reason is None and "The old harbour was built" in doc.text and "Home" not in doc.text
+
+
+def _outcome_summary(outcomes_: list) -> list[tuple]:
+    return [(o.warc_type, o.url, o.reason, o.text) for o in outcomes_]
+
+
+def test_unicode_digit_length_is_one_malformed_outcome(tmp_path):
+    """Issue 35: a Content-Length of "1\u00b2" passed `isdigit()` and made `int()` raise, which
+    failed the task (and every resume). Now it is one counted `malformed` record."""
+    original = shared_file("warc/cc/CC-MAIN-2014-35_node-warc-fixture.warc")
+    data = original.read_bytes()
+    at = data.index(b"Content-Length: ", data.index(b"WARC-Type: response")) + len(b"Content-Length: ")
+    damaged = tmp_path / "damaged.warc"
+    damaged.write_bytes(data[:at] + "1\u00b2".encode() + data[data.index(b"\r\n", at):])
+    intact = list(ingest.process_file(str(original), CFG))
+    found = list(ingest.process_file(str(damaged), CFG))
+    assert len(found) == len(intact) == 13
+    bad = [i for i, o in enumerate(found) if o.reason == "malformed"]
+    assert len(bad) == 1
+    assert _outcome_summary(found[:bad[0]] + found[bad[0] + 1:]) == \
+        _outcome_summary(intact[:bad[0]] + intact[bad[0] + 1:])

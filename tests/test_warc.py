@@ -176,3 +176,136 @@ def test_missing_or_bad_content_length_is_malformed(bad_length):
     records = read_all(broken + good)
     assert [r.problem for r in records] == ["malformed", None]
     assert records[1].body == b"payload"
+
+
+# ------------------------------------------------ issue 35: damage in lengths and headers
+
+NODE_WARC = "warc/cc/CC-MAIN-2014-35_node-warc-fixture.warc"
+CC_ARC = "warc/cc/CC-2008_copycat-small-sample-1213893279526_0.arc"
+
+
+def _set_warc_length(data: bytes, index: int, value: bytes) -> bytes:
+    """The plain WARC with the index-th record's Content-Length value replaced."""
+    start = read_all(data)[index].offset
+    header_end = data.index(b"\r\n\r\n", start)
+    at = data.index(b"Content-Length: ", start, header_end) + len(b"Content-Length: ")
+    return data[:at] + value + data[data.index(b"\r\n", at):]
+
+
+def _arc_header_line(data: bytes, index: int) -> tuple[int, int]:
+    start = read_all(data)[index].offset
+    return start, data.index(b"\n", start)
+
+
+def _same_records(got, want, skip: set[int]):
+    """Every record but the skipped ones read exactly as in the intact file."""
+    kept = [(r.headers, r.body, r.problem) for i, r in enumerate(want) if i not in skip]
+    return [(r.headers, r.body, r.problem) for i, r in enumerate(got) if i not in skip] == kept
+
+
+@pytest.mark.parametrize("value", ["\u00b2".encode(), "1\u00b27".encode(), "\u0663\u0660".encode(),  # ², Arabic-Indic
+                                   b"9" * 5000, b"12 34", b"0x40"])
+def test_unicode_digit_length_is_malformed(value):
+    """`"²".isdigit()` is True and `int("²")` raises: a length is ASCII digits or malformed
+    (also a 5,000-digit one, which `int()` refuses), and the next records are read."""
+    data = shared_file(NODE_WARC).read_bytes()
+    intact = read_all(data)
+    records = read_all(_set_warc_length(data, 4, value))
+    assert len(records) == len(intact) == 13
+    assert [i for i, r in enumerate(records) if r.problem] == [4] and records[4].problem == "malformed"
+    assert _same_records(records, intact, {4})
+
+
+def test_unicode_digit_arc_length_is_malformed():
+    data = shared_file(CC_ARC).read_bytes()
+    intact = read_all(data)
+    start, end = _arc_header_line(data, 7)
+    line = data[start:end].rsplit(b" ", 1)[0] + " 1\u00b2".encode()
+    records = read_all(data[:start] + line + data[end:])
+    assert len(records) == len(intact) == 117
+    assert [i for i, r in enumerate(records) if r.problem] == [7] and records[7].problem == "malformed"
+    assert _same_records(records, intact, {7})
+
+
+def lf_warc(data: bytes) -> bytes:
+    """A real WARC rewritten with LF line ends in its headers and separators (bodies and
+    Content-Length kept), as some tools write them."""
+    out = []
+    for r in read_all(data):
+        head = "WARC/1.0\n" + "".join(f"{k}: {v}\n" for k, v in r.headers.items()) + "\n"
+        out.append(head.encode() + r.body + b"\n\n")
+    return b"".join(out)
+
+
+def test_lying_length_above_max_record_bytes_in_lf_warc_costs_one_record():
+    data = lf_warc(gzip.decompress(shared_file("warc/non_cc/wayback-2010_cdx-toolkit-extract.warc.gz").read_bytes()))
+    intact = read_all(data)
+    assert len(intact) == 57 and all(r.problem is None for r in intact)
+    old = f"content-length: {intact[5].length}\n".encode()
+    start = intact[5].offset
+    at = data.index(old, start)
+    damaged = data[:at] + b"content-length: 999999999999\n" + data[at + len(old):]
+    records = read_all(damaged)
+    assert len(records) == 57
+    assert [i for i, r in enumerate(records) if r.problem] == [5] and records[5].problem == "malformed"
+    assert _same_records(records, intact, {5})
+
+
+@pytest.mark.parametrize("name, count", [(CC_ARC, 117), ("warc/cc/CC-2010_copycat-small-sample-1262850551027_8.arc", 9)])
+def test_lying_length_above_max_record_bytes_in_arc_costs_one_record(name, count):
+    data = shared_file(name).read_bytes()
+    intact = read_all(data)
+    assert len(intact) == count
+    victim = count // 2
+    start, end = _arc_header_line(data, victim)
+    line = data[start:end].rsplit(b" ", 1)[0] + b" 999999999999"
+    records = read_all(data[:start] + line + data[end:])
+    assert len(records) == count
+    assert [i for i, r in enumerate(records) if r.problem] == [victim] and records[victim].problem == "malformed"
+    assert _same_records(records, intact, {victim})
+
+
+def test_lying_length_above_max_record_bytes_in_crlf_warc_costs_one_record():
+    data = shared_file(NODE_WARC).read_bytes()
+    intact = read_all(data)
+    records = read_all(_set_warc_length(data, 4, b"999999999999"))
+    assert [r.problem for r in records] == [None] * 4 + ["malformed"] + [None] * 8
+    assert _same_records(records, intact, {4})
+
+
+def _space_in_url(line: bytes) -> bytes:
+    url, rest = line.split(b" ", 1)
+    return url[:20] + b" " + url[20:] + b" " + rest
+
+
+def _no_ip_field(line: bytes) -> bytes:
+    fields = line.split(b" ")
+    return b" ".join(fields[:1] + fields[2:])
+
+
+@pytest.mark.parametrize("damage, next_problem", [(_space_in_url, None), (_no_ip_field, "malformed")])
+def test_damaged_next_header_keeps_the_record_before_it(damage, next_problem):
+    """As warcio's example-space-in-url.arc: record N+1's header line is damaged. Record N is
+    whole and kept; N+1 is read (a space in the URL parses from the right) or malformed; the
+    rest are read."""
+    data = shared_file(CC_ARC).read_bytes()
+    intact = read_all(data)
+    start, end = _arc_header_line(data, 11)
+    records = read_all(data[:start] + damage(data[start:end]) + data[end:])
+    assert len(records) == 117
+    assert records[10].problem is None and records[10].body == intact[10].body
+    assert records[11].problem == next_problem
+    assert _same_records(records, intact, {11})
+    if next_problem is None:
+        assert records[11].body == intact[11].body and b" " in records[11].headers["warc-target-uri"].encode()
+
+
+@pytest.mark.parametrize("bad_version", [b"WARX/1.0", b"WARC/1.O", b"", b"\x00\x00\x00"])
+def test_damaged_next_warc_header_keeps_the_record_before_it(bad_version):
+    data = shared_file(NODE_WARC).read_bytes()
+    intact = read_all(data)
+    start = intact[5].offset
+    records = read_all(data[:start] + bad_version + data[start + len(b"WARC/1.0"):])
+    assert len(records) == 13
+    assert [i for i, r in enumerate(records) if r.problem] == [5] and records[5].problem == "malformed"
+    assert _same_records(records, intact, {5})
