@@ -149,6 +149,9 @@ class _Stream:
             pass
         return self._buf[self._pos:self._pos + n]
 
+    def buffered(self) -> bytes:
+        return self._buf[self._pos:]
+
     def readline(self, limit: int = MAX_HEADER_BYTES) -> bytes:
         while True:
             end = self._buf.find(b"\n", self._pos, self._pos + limit)
@@ -215,7 +218,7 @@ class _Stream:
 def iter_records(raw, max_record_bytes: int):
     """Yield every record of a WARC/WET/ARC stream, damaged ones included, in file order."""
     stream = _Stream(raw)
-    fmt = ARC if stream.peek(11) == b"filedesc://" else WARC
+    fmt = _detect_format(stream)
     while True:
         start = stream.offset
         try:
@@ -239,6 +242,21 @@ def iter_records(raw, max_record_bytes: int):
         except CorruptData:
             yield RawRecord(start, problem="unreadable")
             stream.resync()
+
+
+def _detect_format(stream: _Stream) -> "_Format":
+    """ARC when the data opens with an ARC filedesc, or (its first bytes damaged) shows an ARC
+    header line before any WARC version line; WARC otherwise."""
+    try:
+        head = stream.peek(MAX_HEADER_BYTES)
+    except CorruptData:  # decide on what was read before the damage; the loop counts it
+        head = stream.buffered()
+    if head.startswith(b"filedesc://"):
+        return ARC
+    if head.startswith(b"WARC/"):
+        return WARC
+    arc, warc = ARC_NEXT.search(b"\n" + head), WARC_NEXT.search(b"\n\n" + head)
+    return ARC if arc and (not warc or arc.start() < warc.start()) else WARC
 
 
 def parse_length(text: str | bytes) -> int | None:

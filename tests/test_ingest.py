@@ -10,7 +10,7 @@ import pytest
 
 from corpus_pipeline import ingest
 from corpus_pipeline.config import IngestConfig
-from corpus_pipeline.warc import RawRecord
+from corpus_pipeline.warc import RawRecord, iter_records
 
 from .conftest import ENGLISH_PAGE, SAMPLE, gzip_members, response_record, shared_file, warc_record
 
@@ -183,3 +183,77 @@ def test_unicode_digit_length_is_one_malformed_outcome(tmp_path):
     assert len(bad) == 1
     assert _outcome_summary(found[:bad[0]] + found[bad[0] + 1:]) == \
         _outcome_summary(intact[:bad[0]] + intact[bad[0] + 1:])
+
+
+# ------------------------------------------------ issue 35: nothing a file contains stops a run
+
+def _mutate(data: bytes, rng) -> tuple[bytes, int, int]:
+    """One random damage to real bytes: (damaged data, first and last byte position touched in
+    the original; last is len(data) for a cut)."""
+    pos = rng.randrange(len(data))
+    kind = rng.choice(("flip", "insert", "delete", "truncate", "duplicate"))
+    if kind == "flip":
+        return data[:pos] + bytes([data[pos] ^ rng.randrange(1, 256)]) + data[pos + 1:], pos, pos + 1
+    if kind == "insert":
+        return data[:pos] + rng.randbytes(rng.randrange(1, 64)) + data[pos:], pos, pos
+    if kind == "delete":
+        size = rng.randrange(1, 512)
+        return data[:pos] + data[pos + size:], pos, pos + size
+    if kind == "truncate":
+        return data[:pos], pos, len(data)
+    start = rng.randrange(len(data))
+    return data[:pos] + data[start:start + rng.randrange(1, 4096)] + data[pos:], pos, pos
+
+
+def _regions(data: bytes, gzip_members_: bool) -> list[tuple[int, int]]:
+    """Byte range of each record (a gzip member per record, or plain records) in the file."""
+    if gzip_members_:
+        import zlib
+
+        ranges, at = [], 0
+        while at < len(data):
+            d = zlib.decompressobj(31)
+            d.decompress(data[at:])
+            end = len(data) - len(d.unused_data)
+            ranges.append((at, end))
+            at = end
+        return ranges
+    starts = [r.offset for r in iter_records(io.BytesIO(data), CFG.max_record_bytes)]
+    return list(zip(starts, starts[1:] + [len(data)]))
+
+
+FUZZ_FILES = [  # (file, first records kept, one gzip member per record)
+    ("warc/cc/CC-MAIN-2014-35_node-warc-fixture.warc", None, False),
+    ("warc/cc/CC-2008_copycat-small-sample-1213893279526_0.arc", 12, False),
+    ("warc/cc/CC-MAIN-2020-34_resiliparse-warcfile.warc.gz", None, True),
+    ("warc/cc/CC-MAIN-2016-50_harwell-filter_test_1.warc.wet.gz", None, None),  # one gzip stream
+]
+
+
+@pytest.mark.parametrize("name, keep, members", FUZZ_FILES)
+def test_mutation_fuzz_never_raises_and_keeps_untouched_records(name, keep, members):
+    """50 seeded damages of each real file (flip, insert, delete, cut, duplicate bytes): ingest
+    never raises, stays fast, and every record at least one record away from the damage comes
+    out exactly as from the intact file (a single gzip stream hides what follows damage, so
+    there only the first two properties hold)."""
+    import random
+    import time
+
+    data = shared_file(name).read_bytes()
+    if keep:
+        data = data[:_regions(data, False)[keep][0]]
+    regions = _regions(data, bool(members)) if members is not None else []
+    intact = [(o.warc_type, o.url, o.reason, o.text) for o in outcomes(data)]
+    assert len(intact) == len(regions) or members is None
+    rng = random.Random(f"issue-35 {name}")
+    for trial in range(50):
+        damaged, lo, hi = _mutate(data, rng)
+        started = time.process_time()
+        found = outcomes(damaged)
+        assert time.process_time() - started < 2.0, (trial, lo, hi)
+        assert found, (trial, lo, hi)
+        touched = [i for i, (start, end) in enumerate(regions) if start <= hi and lo <= end]
+        near = {j for i in touched for j in (i - 1, i, i + 1)}
+        expected = collections.Counter(s for i, s in enumerate(intact) if regions and i not in near)
+        got = collections.Counter((o.warc_type, o.url, o.reason, o.text) for o in found)
+        assert not expected - got, (trial, lo, hi, expected - got)

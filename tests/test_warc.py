@@ -309,3 +309,20 @@ def test_damaged_next_warc_header_keeps_the_record_before_it(bad_version):
     assert len(records) == 13
     assert [i for i, r in enumerate(records) if r.problem] == [5] and records[5].problem == "malformed"
     assert _same_records(records, intact, {5})
+
+
+def test_corrupt_data_at_the_start_of_a_single_gzip_stream_is_counted():
+    """Found by the mutation fuzz: a damaged byte early in a single-stream WET.gz raised out of
+    the reader while it looked at the first bytes for the format; now it is `unreadable`."""
+    data = bytearray(shared_file("warc/cc/CC-MAIN-2016-50_harwell-filter_test_1.warc.wet.gz").read_bytes())
+    data[2000] ^= 0xFF
+    records = read_all(bytes(data))
+    assert records and records[-1].problem == "unreadable"
+    assert all(r.problem in (None, "unreadable") for r in records)
+
+
+def test_an_arc_whose_filedesc_is_damaged_is_still_read_as_arc():
+    data = shared_file(CC_ARC).read_bytes()
+    intact = read_all(data)
+    records = read_all(b"filedXsc" + data[8:])
+    assert len(records) == 117 and _same_records(records, intact, {0})
