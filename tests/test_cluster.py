@@ -166,6 +166,38 @@ def test_killed_executor_is_replaced_and_the_output_is_unchanged(spark, cluster,
     assert output_rows(spark, out) == output_rows(spark, local_run)
 
 
+def python_worker_pids() -> list[int]:
+    """Python workers that pyspark.daemon forked for tasks (the daemon's own children)."""
+    def cmdline(pid) -> bytes:
+        try:
+            return (Path("/proc") / str(pid) / "cmdline").read_bytes()
+        except OSError:
+            return b""
+
+    def parent(pid) -> int:
+        try:
+            return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    daemons = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and b"pyspark.daemon" in cmdline(p.name)]
+    return [pid for pid in daemons if parent(pid) in daemons]
+
+
+def test_killed_python_worker_in_local_mode_is_retried(spark, local_run, tmp_path):
+    """spark-submit --master local[2] gets task retries (local[2,4]): a worker killed mid-task
+    costs a retry, not the run."""
+    out = tmp_path / "out"
+    job = submit("local[2]", out, "--set", "files_per_commit=1")
+    wait_until(lambda: committed_shards(out) >= 1 and python_worker_pids(), job)
+    victims = python_worker_pids()
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    finish(job)
+    assert victims and committed_shards(out) == 6
+    assert output_rows(spark, out) == output_rows(spark, local_run)
+
+
 def test_killed_driver_resumes_to_the_uninterrupted_output(spark, local_run, tmp_path):
     out = tmp_path / "out"
     job = submit("local[2]", out, "--set", "files_per_commit=1")

@@ -91,3 +91,12 @@ def test_job_files_are_thin_and_never_import_pyspark():
         imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
         assert not [m for m in imported if m.startswith(("pyspark", "corpus_pipeline.spark"))], path.name
         assert "JOB = Job(" in path.read_text() and len(path.read_text().splitlines()) < 60, path.name
+
+
+def test_local_masters_get_task_retries():
+    from corpus_pipeline.spark.session import with_task_retries
+
+    assert [with_task_retries(m) for m in ("local", "local[2]", "local[*]")] == ["local[1,4]", "local[2,4]",
+                                                                                  "local[*,4]"]
+    assert [with_task_retries(m) for m in ("local[2,1]", "spark://h:7077", "yarn", "k8s://h")] == [
+        "local[2,1]", "spark://h:7077", "yarn", "k8s://h"]

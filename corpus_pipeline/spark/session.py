@@ -1,13 +1,30 @@
 """SparkSession for jobs: spark-submit's settings win; the config fills in what is unset.
-Benchmarks get a fixed local one (`local_session`)."""
+
+One exception: a local master without a failure count (`local`, `local[N]`, `local[*]`,
+spark-submit's default) retries no task at all, so one killed Python worker would end the
+run. It becomes `local[N,LOCAL_TASK_ATTEMPTS]`, the attempts a cluster allows by default
+(`spark.task.maxFailures`); a master that names its own count is kept.
+"""
 from __future__ import annotations
 
 import os
+import re
 
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 from ..config import SparkConfig
+
+LOCAL_TASK_ATTEMPTS = 4
+_LOCAL_WITHOUT_RETRIES = re.compile(r"local(?:\[(\d+|\*)\])?")
+
+
+def with_task_retries(master: str) -> str:
+    """`local[N]` -> `local[N,4]`; any other master unchanged."""
+    match = _LOCAL_WITHOUT_RETRIES.fullmatch(master.strip())
+    if not match:
+        return master
+    return f"local[{match.group(1) or 1},{LOCAL_TASK_ATTEMPTS}]"
 
 
 def get_spark(cfg: SparkConfig) -> SparkSession:
@@ -17,9 +34,8 @@ def get_spark(cfg: SparkConfig) -> SparkSession:
     # Under spark-submit the settings live in its JVM: connect first, or SparkConf sees none
     # of them and the config's master would silently replace --master.
     SparkContext._ensure_initialized()
-    if not SparkConf().contains("spark.master"):  # plain `python jobs/x.py`, not spark-submit
-        builder = builder.master(cfg.master)
-    spark = builder.getOrCreate()
+    master = SparkConf().get("spark.master", cfg.master)  # --master, else the config's
+    spark = builder.master(with_task_retries(master)).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
 
