@@ -166,35 +166,63 @@ def test_killed_executor_is_replaced_and_the_output_is_unchanged(spark, cluster,
     assert output_rows(spark, out) == output_rows(spark, local_run)
 
 
-def python_worker_pids() -> list[int]:
-    """Python workers that pyspark.daemon forked for tasks (the daemon's own children)."""
-    def cmdline(pid) -> bytes:
+def parent_pid(pid: int) -> int:
+    try:
+        return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def python_workers_of(job: subprocess.Popen) -> list[int]:
+    """The Python processes that the job's JVM started (pyspark.daemon and the workers it
+    forks), found by walking up /proc to the job's pid."""
+    def under_job(pid: int) -> bool:
+        while pid > 1:
+            if pid == job.pid:
+                return True
+            pid = parent_pid(pid)
+        return False
+
+    found = []
+    for proc in Path("/proc").iterdir():
         try:
-            return (Path("/proc") / str(pid) / "cmdline").read_bytes()
+            if proc.name.isdigit() and b"pyspark.daemon" in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
         except OSError:
-            return b""
+            continue
+    return [pid for pid in found if parent_pid(pid) in found and under_job(pid)]  # forked workers only
 
-    def parent(pid) -> int:
-        try:
-            return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            return 0
 
-    daemons = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and b"pyspark.daemon" in cmdline(p.name)]
-    return [pid for pid in daemons if parent(pid) in daemons]
+def cpu_ticks(pid: int) -> int:
+    try:
+        return sum(map(int, (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[11:13]))
+    except (OSError, ValueError):
+        return -1
+
+
+def busy_python_workers(job: subprocess.Popen) -> list[int]:
+    """The job's Python workers that are running a task now: their CPU time grows."""
+    before = {pid: cpu_ticks(pid) for pid in python_workers_of(job)}
+    time.sleep(0.3)
+    return [pid for pid, ticks in before.items() if 0 <= ticks < cpu_ticks(pid)]
 
 
 def test_killed_python_worker_in_local_mode_is_retried(spark, local_run, tmp_path):
-    """spark-submit --master local[2] gets task retries (local[2,4]): a worker killed mid-task
-    costs a retry, not the run."""
+    """spark-submit --master local[2] gets task retries (local[2,4]): a worker killed in the
+    middle of a task costs a retry, not the run (with local[2] as Spark reads it, it would)."""
     out = tmp_path / "out"
     job = submit("local[2]", out, "--set", "files_per_commit=1")
-    wait_until(lambda: committed_shards(out) >= 1 and python_worker_pids(), job)
-    victims = python_worker_pids()
-    for pid in victims:
-        os.kill(pid, signal.SIGKILL)
+    victims = []
+
+    def killed_a_busy_worker() -> bool:
+        victims.extend(busy_python_workers(job))
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        return bool(victims)
+
+    wait_until(killed_a_busy_worker, job)
     finish(job)
-    assert victims and committed_shards(out) == 6
+    assert committed_shards(out) == 6
     assert output_rows(spark, out) == output_rows(spark, local_run)
 
 
