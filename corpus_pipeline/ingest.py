@@ -267,3 +267,32 @@ def _dechunk(body: bytes) -> bytes:
 def _declared_charset(content_type: str) -> str | None:
     match = _CHARSET.search(content_type)
     return match.group(1) if match else None
+
+
+# What a file that holds no readable record is, from its first bytes (as file(1) says it).
+_MAGIC = ((b"\xff\xd8\xff", "JPEG image data"), (b"\x89PNG", "PNG image data"), (b"GIF8", "GIF image data"),
+          (b"%PDF", "PDF document"), (b"PK\x03\x04", "ZIP archive"), (b"\x1f\x8b", "gzip data without a record"),
+          (b"\x28\xb5\x2f\xfd", "zstd data"), (b"BZh", "bzip2 data"))
+UNREADABLE_REASONS = ("malformed", "unreadable") + FILE_REASONS  # no record could be read at all
+
+
+def describe_file(path: str) -> str:
+    """What `path` holds, for a message about input where nothing was readable."""
+    try:
+        with fsspec.open(path, "rb") as raw:
+            head = raw.read(512)
+    except FileNotFoundError:
+        return "missing"
+    except OSError as err:
+        return f"unreadable ({type(err).__name__})"
+    if not head:
+        return "empty file"
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    text = head.lstrip()
+    if text[:1] == b"<":
+        return "HTML or XML text"
+    if all(32 <= b < 127 or b in b"\t\r\n" for b in head[:256]):
+        return "text without a WARC/ARC header"
+    return "binary data"

@@ -8,11 +8,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from corpus_pipeline import __version__, config, ingest, inputs, report
 from corpus_pipeline.spark.filter import run_filter
+from corpus_pipeline.errors import UserError
 from corpus_pipeline.spark.output import OutputError
 
 from .conftest import ENGLISH_PAGE, REPO, SAMPLE, gzip_members, response_record, shared_file
@@ -107,6 +109,23 @@ def test_damaged_and_missing_inputs_are_counted(spark, tmp_path):
     assert stats["dropped"]["truncated"] == 1
     assert stats["records_read"] == stats["kept"] + sum(stats["dropped"].values())
     assert 50 < stats["records_read"] < 100
+
+
+def test_a_run_where_nothing_is_readable_fails_and_says_what_it_found(spark, tmp_path):
+    """An image, prose and an empty file given as archives (matplotlib's own PNG icon: a
+    real file of the wrong kind): a non-zero exit, never an empty output that looks fine."""
+    import matplotlib
+
+    png = str(Path(matplotlib.get_data_path()) / "images" / "hand.png")
+    (tmp_path / "notes.warc").write_text("Call me Ishmael. Some years ago, never mind how long precisely.\n")
+    (tmp_path / "empty.warc.gz").write_bytes(b"")
+    files = [png, str(tmp_path / "notes.warc"), str(tmp_path / "empty.warc.gz")]
+    with pytest.raises(UserError, match=r"no input record was readable \(file_empty 1, malformed 2\): not a "
+                                        r"WARC/WET/ARC: .*hand.png: PNG image data; .*notes.warc: text without"):
+        run_filter(spark, filter_config(tmp_path / "out"), files)
+    assert not (tmp_path / "out").exists()
+    stats = run_filter(spark, filter_config(tmp_path / "out"), files + SAMPLE_FILES[:1])  # one real file is enough
+    assert stats["dropped"]["malformed"] == 2 and stats["kept"] > 0
 
 
 def test_rerun_replaces_output_atomically_and_refuses_foreign_folders(spark, tmp_path):

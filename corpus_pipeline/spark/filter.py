@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 
 import fsspec
 import yaml
 from pyspark.sql import functions as F
 
-from .. import code_version, config, quality, stats
+from .. import code_version, config, ingest, quality, stats
+from ..errors import UserError
 from . import lines, select
 from .decontam import decontam_stage
 from .dedup import dedup_stage
@@ -64,6 +66,7 @@ def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
         markers, ingest_status = per_file_stage(ingested, files, cfg.resume, progress.files_reused,
                                                 lambda todo: ingest_files(spark, todo, cfg.ingest, ingested, batch,
                                                                           progress))
+    require_readable(markers)
     _, tag_status = per_file_stage(tagged, files, cfg.resume, lambda n: None,
                                    lambda todo: tag_files(spark, todo, cfg.quality, ingested, tagged, batch))
     records, last = corpus_stages(spark, cfg, files, tagged, root)
@@ -107,6 +110,20 @@ def per_file_stage(store: ShardStore, files: list[str], resume: bool, count_reus
         markers[marker["input"]] = dict(marker, status="processed")
     return markers, {"files_processed": len(pending), "files_reused": len(files) - len(pending),
                      "rows_written": sum(marker["records"] for marker in done)}
+
+
+def require_readable(markers: dict[str, dict]):
+    """A run where no input record could be read stops with a non-zero exit, saying what the
+    inputs are (a scheduled run over the wrong folder must not look like an empty crawl)."""
+    outcomes = Counter()
+    for marker in markers.values():
+        outcomes.update(marker["outcomes"])
+    if any(reason not in ingest.UNREADABLE_REASONS for reason in outcomes):
+        return
+    counts = ", ".join(f"{reason} {n:,}" for reason, n in sorted(outcomes.items()))
+    found = "; ".join(f"{path}: {ingest.describe_file(path)}" for path in list(markers)[:3])
+    more = f"; and {len(markers) - 3:,} more files" if len(markers) > 3 else ""
+    raise UserError(f"no input record was readable ({counts}): not a WARC/WET/ARC: {found}{more}")
 
 
 def corpus_stages(spark, cfg: config.FilterConfig, files: list[str], tagged: ShardStore,
