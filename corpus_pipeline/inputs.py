@@ -30,6 +30,19 @@ def exists(path: str) -> bool:
     return fs.exists(path)
 
 
+def identity(path: str) -> str:
+    """What tells one version of a file from another without reading it: size, modification
+    time and, where the store has one, its ETag. A shard is reused only for the same identity,
+    so a file repaired or replaced in place is read again."""
+    fs, _, _ = fsspec.get_fs_token_paths(path)
+    try:
+        info = fs.info(path)
+    except (FileNotFoundError, OSError):
+        return "missing"
+    modified = info.get("mtime") or info.get("LastModified") or info.get("last_modified") or ""
+    return f"{info.get('size')}:{modified}:{info.get('ETag') or info.get('etag') or ''}"
+
+
 def is_archive(path: str) -> bool:
     return path.lower().endswith(ARCHIVE_SUFFIXES)
 

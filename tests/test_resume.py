@@ -8,6 +8,7 @@ from corpus_pipeline import boilerplate, config
 from corpus_pipeline.spark.filter import run_filter
 from corpus_pipeline.spark.shards import MARKER
 
+from .conftest import shared_file
 from .test_filter_job import SAMPLE_FILES, SAMPLE_STATS, filter_config
 
 
@@ -78,3 +79,19 @@ def test_commit_granularity_does_not_change_the_output(spark, tmp_path):
     run_filter(spark, one_by_one, SAMPLE_FILES)
     run_filter(spark, all_at_once, SAMPLE_FILES)
     assert output_rows(spark, tmp_path / "a") == output_rows(spark, tmp_path / "b")
+
+
+def test_a_file_repaired_in_place_is_read_again(spark, tmp_path):
+    """Resume is keyed on the file's identity (size, modification time), not its path: an
+    empty file replaced by a real WARC under the same name is ingested and tagged again."""
+    archive = tmp_path / "in" / "crawl.warc.gz"
+    archive.parent.mkdir()
+    archive.write_bytes(b"")
+    others = SAMPLE_FILES[:1]
+    first = run_filter(spark, filter_config(tmp_path / "out"), others + [str(archive)])
+    assert first["files"]["failed"] == {"file_empty": 1}
+    archive.write_bytes(shared_file("warc/non_cc/wget-2024_dolma-sample-0000.warc.gz").read_bytes())
+    second = run_filter(spark, filter_config(tmp_path / "out"), others + [str(archive)])
+    assert second["stages"]["ingest"]["files_processed"] == 1 and second["stages"]["tag"]["files_processed"] == 1
+    assert second["files"]["failed"] == {} and second["kept"] > first["kept"]
+    assert second["records_read"] == first["records_read"] + 48  # the repaired file's 48 records

@@ -28,7 +28,7 @@ import fsspec
 import yaml
 from pyspark.sql import functions as F
 
-from .. import code_version, config, ingest, quality, stats
+from .. import code_version, config, ingest, inputs, quality, stats
 from ..errors import UserError
 from . import lines, select
 from .decontam import decontam_stage
@@ -62,14 +62,16 @@ def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
                                                               quality_info and quality_info["model_version"],
                                                               cfg.quality.seed))
     batch = cfg.files_per_commit or 4 * spark.sparkContext.defaultParallelism
+    identities = {path: inputs.identity(path) for path in files}  # a file changed in place is read again
     with progress_reporter(spark, len(files), every_s=cfg.progress_every_s) as progress:
-        markers, ingest_status = per_file_stage(ingested, files, cfg.resume, progress.files_reused,
-                                                lambda todo: ingest_files(spark, todo, cfg.ingest, ingested, batch,
-                                                                          progress))
+        markers, ingest_status = per_file_stage(
+            ingested, identities, cfg.resume, progress.files_reused,
+            lambda todo: ingest_files(spark, todo, identities, cfg.ingest, ingested, batch, progress))
     require_readable(markers)
-    _, tag_status = per_file_stage(tagged, files, cfg.resume, lambda n: None,
-                                   lambda todo: tag_files(spark, todo, cfg.quality, ingested, tagged, batch))
-    records, last = corpus_stages(spark, cfg, files, tagged, root)
+    _, tag_status = per_file_stage(
+        tagged, identities, cfg.resume, lambda n: None,
+        lambda todo: tag_files(spark, todo, identities, cfg.quality, ingested, tagged, batch))
+    records, last = corpus_stages(spark, cfg, identities, tagged, root)
     with output as out:
         write_run_output(spark, out, ingested, files, root, records, last)
         documents, dropped = spark.read.parquet(out.path("documents")), spark.read.parquet(out.path("dropped"))
@@ -95,11 +97,14 @@ def store_root(cfg: config.FilterConfig) -> str:
     return (cfg.shards or cfg.output.rstrip("/") + ".shards").rstrip("/")
 
 
-def per_file_stage(store: ShardStore, files: list[str], resume: bool, count_reused, run_pending) -> tuple[dict, dict]:
+def per_file_stage(store: ShardStore, identities: dict[str, str], resume: bool, count_reused,
+                   run_pending) -> tuple[dict, dict]:
     """({input file: its shard marker}, {files processed, files reused}), running the stage
-    for the files whose shard is missing or was made with other settings."""
+    for the files whose shard is missing, was made with other settings or from another
+    version of the file."""
+    files = list(identities)
     store.remove_staging()  # one run per store at a time (README), so no batch is in flight
-    markers = {path: (store.marker(path) if resume else None) for path in files}
+    markers = {path: (store.marker(path, identities[path]) if resume else None) for path in files}
     for marker in markers.values():
         if marker:
             marker["status"] = "reused"
@@ -126,7 +131,7 @@ def require_readable(markers: dict[str, dict]):
     raise UserError(f"no input record was readable ({counts}): not a WARC/WET/ARC: {found}{more}")
 
 
-def corpus_stages(spark, cfg: config.FilterConfig, files: list[str], tagged: ShardStore,
+def corpus_stages(spark, cfg: config.FilterConfig, identities: dict[str, str], tagged: ShardStore,
                   root: str) -> tuple[dict, StageFolder]:
     """Run (or reuse) select, then each enabled corpus stage on its predecessor's documents;
     return ({stage: its record}, the last stage's folder)."""
@@ -139,8 +144,8 @@ def corpus_stages(spark, cfg: config.FilterConfig, files: list[str], tagged: Sha
     if cfg.decontam.enabled and cfg.decontam.benchmarks:
         chain.append(("decontam", decontam_settings(cfg.decontam),
                       lambda docs: decontam_stage(spark, docs, cfg.decontam)))
-    previous = digest({"tag": tagged.fingerprint, "files": files})
-    read_previous = lambda: tagged.read(files, TAG_SCHEMA)  # noqa: E731 (select reads the tag shards)
+    previous = digest({"tag": tagged.fingerprint, "files": identities})
+    read_previous = lambda: tagged.read(list(identities), TAG_SCHEMA)  # noqa: E731 (select reads the tag shards)
     records = {}
     for name, settings, compute in chain:
         folder = StageFolder(spark, root, name)

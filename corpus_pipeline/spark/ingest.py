@@ -31,12 +31,12 @@ def outcomes_frame(spark, files: list[str], cfg: config.IngestConfig):
     return spark.createDataFrame(rdd.flatMap(lambda path: outcome_rows(path, cfg)), OUTCOME_SCHEMA)
 
 
-def ingest_files(spark, files: list[str], cfg: config.IngestConfig, store: ShardStore, batch_size: int,
-                 progress: ProgressReporter) -> list[dict]:
+def ingest_files(spark, files: list[str], identities: dict[str, str], cfg: config.IngestConfig, store: ShardStore,
+                 batch_size: int, progress: ProgressReporter) -> list[dict]:
     """Extract `files` batch by batch into their shards; return the markers committed."""
     committed = []
     for batch in (files[i:i + batch_size] for i in range(0, len(files), batch_size)):
-        markers = store.commit_batch(outcomes_frame(spark, batch, cfg), batch)
+        markers = store.commit_batch(outcomes_frame(spark, batch, cfg), batch, identities)
         progress.files_done(len(markers), sum(marker["records"] for marker in markers))
         committed += markers
     return committed

@@ -65,27 +65,32 @@ class ShardStore:
     def path(self, input_path: str) -> str:
         return f"{self.root}/{shard_key(input_path)}"
 
-    def marker(self, input_path: str) -> dict | None:
-        """The marker of a committed shard made with this store's settings, else None."""
+    def marker(self, input_path: str, identity: str) -> dict | None:
+        """The marker of a committed shard made with this store's settings from this version of
+        the file (`inputs.identity`), else None."""
         found = read_json(self._fs, self._Path, f"{self.path(input_path)}/{MARKER}")
-        return found if found and found.get("fingerprint") == self.fingerprint else None
+        if found and found.get("fingerprint") == self.fingerprint and found.get("identity") == identity:
+            return found
+        return None
 
     def read(self, files: list[str], schema):
         """The rows of the committed shards of `files` (a shard may hold no row at all)."""
         return self.spark.read.schema(schema).parquet(*[self.path(path) for path in files])
 
-    def commit_batch(self, rows, files: list[str]) -> list[dict]:
-        """Write the rows of `files` (a frame with a `source` column) and commit each file's shard."""
+    def commit_batch(self, rows, files: list[str], identities: dict[str, str]) -> list[dict]:
+        """Write the rows of `files` (a frame with a `source` column) and commit each file's shard,
+        its marker naming the file's identity."""
         staging = f"{self.root}/{STAGING}{uuid.uuid4().hex[:12]}"
         keyed = rows.withColumn("shard", F.udf(lambda path: shard_key(path))(F.col("source")))
         keyed.write.partitionBy("shard").parquet(staging)
         written = self._fs.globStatus(self._Path(f"{staging}/shard=*"))
         counts = shard_counts(self.spark.read.parquet(staging)) if written else {}
-        markers = [self._commit_one(staging, path, counts.get(shard_key(path), {})) for path in files]
+        markers = [self._commit_one(staging, path, identities[path], counts.get(shard_key(path), {}))
+                   for path in files]
         self._fs.delete(self._Path(staging), True)
         return markers
 
-    def _commit_one(self, staging: str, input_path: str, by_reason: dict) -> dict:
+    def _commit_one(self, staging: str, input_path: str, identity: str, by_reason: dict) -> dict:
         final = self._Path(self.path(input_path))
         if self._fs.exists(final):  # a stale or half-committed shard from an earlier run
             self._fs.delete(final, True)
@@ -95,7 +100,8 @@ class ShardStore:
             self._fs.mkdirs(final)
         elif not self._fs.rename(staged, final):
             raise RuntimeError(f"could not commit shard {final}")
-        marker = {"input": input_path, "fingerprint": self.fingerprint, "records": sum(by_reason.values()),
+        marker = {"input": input_path, "identity": identity, "fingerprint": self.fingerprint,
+                  "records": sum(by_reason.values()),
                   "outcomes": by_reason, "committed_at": utc(time.time())}
         self._write_marker(self.path(input_path), marker)
         return marker

@@ -48,13 +48,13 @@ def load_model(cfg: config.QualityConfig) -> PipelineModel | None:
     return PipelineModel.load(f"{cfg.model}/{SPARK_MODEL}") if cfg.model else None
 
 
-def tag_files(spark, files: list[str], cfg: config.QualityConfig, ingested: ShardStore, store: ShardStore,
-              batch_size: int) -> list[dict]:
+def tag_files(spark, files: list[str], identities: dict[str, str], cfg: config.QualityConfig, ingested: ShardStore,
+              store: ShardStore, batch_size: int) -> list[dict]:
     """Tag the documents of `files` (their ingest shards) batch by batch into tag shards."""
     model = load_model(cfg) if files else None
     committed = []
     for batch in (files[i:i + batch_size] for i in range(0, len(files), batch_size)):
         docs = ingested.read(batch, OUTCOME_SCHEMA).filter(F.col("reason").isNull())
         tagged = rule_tags(quality_tags(docs, cfg, model))
-        committed += store.commit_batch(tagged.select(TAG_SCHEMA.fieldNames()), batch)
+        committed += store.commit_batch(tagged.select(TAG_SCHEMA.fieldNames()), batch, identities)
     return committed
