@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import gzip
 import html
 import json
 import os
@@ -126,6 +127,27 @@ def test_a_run_where_nothing_is_readable_fails_and_says_what_it_found(spark, tmp
     assert not (tmp_path / "out").exists()
     stats = run_filter(spark, filter_config(tmp_path / "out"), files + SAMPLE_FILES[:1])  # one real file is enough
     assert stats["dropped"]["malformed"] == 2 and stats["kept"] > 0
+
+
+def test_the_same_records_in_two_inputs_are_kept_once(spark, tmp_path):
+    """A real WARC under two paths, and beside its decompressed .warc: each document is kept
+    once, the other copies are `duplicate_record` (naming the kept copy), nothing is lost to
+    dedup matching a copy with itself, and the accounting holds."""
+    original = shared_file("warc/non_cc/wget-2024_dolma-sample-0000.warc.gz")
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / original.name).write_bytes(original.read_bytes())
+    (tmp_path / "a" / original.name.removesuffix(".gz")).write_bytes(gzip.decompress(original.read_bytes()))
+    once = run_filter(spark, filter_config(tmp_path / "once", dedup=True), [str(tmp_path / "a" / original.name)])
+    copies = sorted(str(p) for p in tmp_path.glob("[ab]/*.warc*"))
+    thrice = run_filter(spark, filter_config(tmp_path / "thrice", dedup=True), copies)
+    assert thrice["kept"] == once["kept"] > 0
+    assert thrice["dropped"]["duplicate_record"] == 2 * once["kept"]
+    assert thrice["records_read"] == 3 * once["records_read"]
+    documents = spark.read.parquet(str(tmp_path / "thrice" / "documents")).collect()
+    assert len({r.id for r in documents}) == len(documents) and {r.source for r in documents} == {copies[0]}
+    dropped = spark.read.parquet(str(tmp_path / "thrice" / "dropped")).filter("reason = 'duplicate_record'")
+    assert {r.detail.split(" @ ")[0] for r in dropped.collect()} == {copies[0]}
 
 
 def test_rerun_replaces_output_atomically_and_refuses_foreign_folders(spark, tmp_path):
