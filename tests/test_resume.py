@@ -2,10 +2,18 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import socket
+import subprocess
+import sys
+
+import pytest
 
 from corpus_pipeline import boilerplate, config
 from corpus_pipeline.spark.filter import run_filter
+from corpus_pipeline.spark.output import OutputError, recover
 from corpus_pipeline.spark.shards import MARKER
 
 from .conftest import shared_file
@@ -95,3 +103,33 @@ def test_a_file_repaired_in_place_is_read_again(spark, tmp_path):
     assert second["stages"]["ingest"]["files_processed"] == 1 and second["stages"]["tag"]["files_processed"] == 1
     assert second["files"]["failed"] == {} and second["kept"] > first["kept"]
     assert second["records_read"] == first["records_read"] + 48  # the repaired file's 48 records
+
+
+def test_a_second_run_on_a_live_runs_output_or_store_is_refused(spark, tmp_path):
+    """A lock names its owner; a live owner's lock refuses the run in one line, a dead
+    owner's lock (same host, no such process) is taken over and removed at the end."""
+    out = tmp_path / "out"
+    for locked in (tmp_path / "out.lock", tmp_path / "out.shards.lock"):
+        locked.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": "now"}))
+        refusal = f"{locked.with_suffix('')} is in use by another run (pid {os.getpid()}"
+        with pytest.raises(OutputError, match=re.escape(refusal)):
+            run_filter(spark, filter_config(out), SAMPLE_FILES[:1])
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()
+        locked.write_text(json.dumps({"host": socket.gethostname(), "pid": gone.pid, "started": "then"}))
+        assert run_filter(spark, filter_config(out), SAMPLE_FILES[:1])["records_read"] > 0
+        assert not locked.exists()
+
+
+def test_a_commit_killed_between_its_renames_is_finished_by_the_next_run(spark, tmp_path):
+    """Killed after moving the old output aside and before moving the new one in: the next
+    run (holding the lock) moves the complete new output in and removes what is left."""
+    out = tmp_path / "out"
+    run_filter(spark, filter_config(out), SAMPLE_FILES[:1])
+    expected = output_rows(spark, out)
+    shutil.copytree(out, tmp_path / "out.tmp-0123456789ab")  # the new output, complete
+    (tmp_path / "out.tmp-ba9876543210").mkdir()  # a killed run's staging, never finished
+    out.rename(tmp_path / "out.old-0123456789ab")
+    recover(spark, str(out))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.shards"]
+    assert output_rows(spark, out) == expected

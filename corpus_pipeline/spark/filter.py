@@ -34,10 +34,10 @@ from . import lines, select
 from .decontam import decontam_stage
 from .dedup import dedup_stage
 from .ingest import OUTCOME_SCHEMA, ingest_files
-from .output import AtomicOutput
+from .output import AtomicOutput, RunLock, recover
 from .progress import progress_reporter
 from .shards import ShardStore, digest, ingest_fingerprint, tag_fingerprint, utc
-from .stages import StageFolder, run_stage, stage_fingerprint
+from .stages import STAGE_FILE, StageFolder, run_stage, stage_fingerprint
 from .tag import QUALITY_COLUMNS, TAG_SCHEMA, tag_files
 
 # Null where the stage did not look at the document (dropped before it, or the stage is off).
@@ -52,11 +52,20 @@ CORPUS_STAGES = ("select", "dedup", "repeated_lines", "decontam")
 
 
 def run_filter(spark, cfg: config.FilterConfig, files: list[str]) -> dict:
-    """Run the chain over `files`, write the run's output atomically to `cfg.output`; return its stats."""
+    """Run the chain over `files`, write the run's output atomically to `cfg.output`; return its
+    stats. One run at a time per output and per store: a second is refused in one line."""
+    root = store_root(cfg)
+    with RunLock(spark, cfg.output), RunLock(spark, root):
+        recover(spark, cfg.output)
+        for name in CORPUS_STAGES:
+            recover(spark, f"{root}/{name}", STAGE_FILE)
+        return run_chain(spark, cfg, files, root)
+
+
+def run_chain(spark, cfg: config.FilterConfig, files: list[str], root: str) -> dict:
     started = time.time()
     output = AtomicOutput(spark, cfg.output)  # refuses a foreign folder before any work
     quality_info = quality_summary(cfg.quality)
-    root = store_root(cfg)
     ingested = ShardStore(spark, f"{root}/ingest", ingest_fingerprint(cfg.ingest))
     tagged = ShardStore(spark, f"{root}/tag", tag_fingerprint(ingested.fingerprint,
                                                               quality_info and quality_info["model_version"],
@@ -103,7 +112,7 @@ def per_file_stage(store: ShardStore, identities: dict[str, str], resume: bool, 
     for the files whose shard is missing, was made with other settings or from another
     version of the file."""
     files = list(identities)
-    store.remove_staging()  # one run per store at a time (README), so no batch is in flight
+    store.remove_staging()  # the store is locked (RunLock), so no batch of a live run is in flight
     markers = {path: (store.marker(path, identities[path]) if resume else None) for path in files}
     for marker in markers.values():
         if marker:

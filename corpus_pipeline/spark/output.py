@@ -5,10 +5,18 @@ leaving the block swaps it into place (or removes it after an error), so
 readers see either the previous complete output or the new complete one, never a mix.
 A folder is only ever replaced when it holds a previous output (its marker file:
 `stats.json` for a job's output, `manifest.json` for a model).
+
+`RunLock` keeps a second run out of an output or a store while one is running
+(`<path>.lock`, created only where none exists). Holding it, a run may take what killed
+runs left beside the folder: it finishes a commit cut between its two renames and removes
+their `.tmp-*` folders (`recover`).
 """
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
 import uuid
 from ..errors import UserError
 
@@ -93,3 +101,76 @@ class AtomicOutput:
 
     def _exists(self, path: str) -> bool:
         return self._fs.exists(self._Path(path))
+
+
+class RunLock:
+    """`with RunLock(spark, path):` one run at a time on `path` (an output or a store).
+
+    The lock file names its owner (host, pid, start). A lock whose owner is gone (same host,
+    no such process) is taken over; any other is refused in one line. Creating a file that
+    must not exist is atomic on local disks and HDFS."""
+
+    def __init__(self, spark, path: str):
+        self.target = path.rstrip("/")
+        self.path = f"{self.target}.lock"
+        self._fs, self._Path = hadoop_fs(spark, self.path)
+
+    def __enter__(self) -> "RunLock":
+        if self._create():
+            return self
+        owner = read_json(self._fs, self._Path, self.path)
+        if owner is not None and owner_alive(owner):
+            raise OutputError(f"{self.target} is in use by another run (pid {owner.get('pid')} on "
+                              f"{owner.get('host')} since {owner.get('started')}); "
+                              f"if that run is gone, remove {self.path}")
+        self._fs.delete(self._Path(self.path), False)  # its owner is gone
+        if not self._create():
+            raise OutputError(f"{self.target} is in use by another run (it took {self.path} just now)")
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._fs.delete(self._Path(self.path), False)
+        return False
+
+    def _create(self) -> bool:
+        owner = {"host": socket.gethostname(), "pid": os.getpid(),
+                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self._fs.mkdirs(self._Path(self.path).getParent())
+        try:
+            stream = self._fs.create(self._Path(self.path), False)
+        except Exception as err:  # py4j's FileAlreadyExistsException: another run holds it
+            if "AlreadyExists" in str(err) or self._fs.exists(self._Path(self.path)):
+                return False
+            raise
+        try:
+            stream.write(bytearray(json.dumps(owner).encode()))
+        finally:
+            stream.close()
+        return True
+
+
+def owner_alive(owner: dict) -> bool:
+    """Whether a lock's owner may still run: always, unless it ran on this host and is gone."""
+    if owner.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(owner.get("pid", 0)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+def recover(spark, final: str, marker: str = "stats.json"):
+    """Under the lock of `final`: what killed runs left beside it. A commit cut between its
+    renames (no `final`, a `.old-*` and a complete `.tmp-*`) is finished, or else the old
+    output put back; every other `.tmp-*` and `.old-*` folder is removed."""
+    final = final.rstrip("/")
+    fs, Path = hadoop_fs(spark, final)
+    siblings = lambda kind: sorted(str(s.getPath()) for s in fs.globStatus(Path(f"{final}.{kind}-*")) or [])  # noqa: E731
+    complete = [tmp for tmp in siblings("tmp") if fs.exists(Path(f"{tmp}/{marker}"))]
+    if not fs.exists(Path(final)) and siblings("old"):
+        fs.rename(Path(complete[-1] if complete else siblings("old")[-1]), Path(final))
+    for stale in siblings("tmp") + siblings("old"):
+        fs.delete(Path(stale), True)
