@@ -168,7 +168,10 @@ def recover(spark, final: str, marker: str = "stats.json"):
     output put back; every other `.tmp-*` and `.old-*` folder is removed."""
     final = final.rstrip("/")
     fs, Path = hadoop_fs(spark, final)
-    siblings = lambda kind: sorted(str(s.getPath()) for s in fs.globStatus(Path(f"{final}.{kind}-*")) or [])  # noqa: E731
+
+    def siblings(kind: str) -> list[str]:
+        return sorted(str(status.getPath()) for status in fs.globStatus(Path(f"{final}.{kind}-*")) or [])
+
     complete = [tmp for tmp in siblings("tmp") if fs.exists(Path(f"{tmp}/{marker}"))]
     if not fs.exists(Path(final)) and siblings("old"):
         fs.rename(Path(complete[-1] if complete else siblings("old")[-1]), Path(final))
