@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 import fsspec
 
-from . import extract, hashing, langid, warc
+from . import extract, hashing, inputs, langid, warc
 from .config import IngestConfig
 
 # Why a record is dropped, in the order the checks run. A kept record has reason None.
@@ -92,13 +92,14 @@ def short_hash(key: str) -> str:
 
 def process_file(path: str, cfg: IngestConfig):
     """Every outcome of one input file, in file order. Never raises for bad data."""
+    source = inputs.printable(path)  # the name a non-UTF-8 file shows in every output
     try:
         with fsspec.open(path, "rb") as raw:
-            yield from process_stream(raw, path, cfg)
+            yield from process_stream(raw, source, cfg)
     except FileNotFoundError as err:
-        yield _file_outcome(path, "file_missing", str(err))
+        yield _file_outcome(source, "file_missing", inputs.printable(str(err)))
     except OSError as err:
-        yield _file_outcome(path, "file_unreadable", f"{type(err).__name__}: {err}")
+        yield _file_outcome(source, "file_unreadable", inputs.printable(f"{type(err).__name__}: {err}"))
 
 
 def process_stream(raw, source: str, cfg: IngestConfig):

@@ -30,6 +30,17 @@ def exists(path: str) -> bool:
     return fs.exists(path)
 
 
+def printable(path: str) -> str:
+    """`path` as text that any UTF-8 writer accepts: a file name that is not UTF-8 (Python
+    carries its bytes as lone surrogates) shows those bytes as `\\xff` escapes. Used for the
+    `source` column and shard names; the file is still opened by its real name."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def identity(path: str) -> str:
     """What tells one version of a file from another without reading it: size, modification
     time and, where the store has one, its ETag. A shard is reused only for the same identity,

@@ -150,6 +150,27 @@ def test_the_same_records_in_two_inputs_are_kept_once(spark, tmp_path):
     assert {r.detail.split(" @ ")[0] for r in dropped.collect()} == {copies[0]}
 
 
+def test_file_names_that_are_not_utf8_or_hold_special_characters_lose_nothing(spark, tmp_path):
+    """Two real WARCs named with a byte that is not UTF-8 and with `=`, `:` and `%` (which Spark
+    escapes in the folders a batch is staged in): every record is read and accounted for."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    originals = [shared_file("warc/non_cc/wget-2024_dolma-sample-0000.warc.gz"),
+                 shared_file("warc/cc/CC-MAIN-2020-34_resiliparse-warcfile.warc.gz")]
+    names = [b"crawl-\xff.warc.gz", b"part=1:50%.warc.gz"]
+    for name, original in zip(names, originals):
+        with open(os.path.join(os.fsencode(folder), name), "wb") as fh:
+            fh.write(original.read_bytes())
+    files = inputs.expand([str(folder)])
+    expected = [list(ingest.process_file(str(p), config.IngestConfig())) for p in originals]
+    stats = run_filter(spark, filter_config(tmp_path / "out"), files)
+    assert stats["records_read"] == sum(len(e) for e in expected)
+    assert stats["kept"] == sum(o.reason is None for e in expected for o in e) > 0
+    sources = {r.source for r in spark.read.parquet(str(tmp_path / "out" / "dropped")).collect()}
+    assert sources == {f"{folder}/crawl-\\xff.warc.gz", f"{folder}/part=1:50%.warc.gz"}
+    assert (tmp_path / "out" / "inputs.txt").read_bytes().count(b"/crawl-\xff.warc.gz\n") == 1  # its real name
+
+
 def test_rerun_replaces_output_atomically_and_refuses_foreign_folders(spark, tmp_path):
     out = tmp_path / "out"
     first = run_filter(spark, filter_config(out), SAMPLE_FILES[:2])

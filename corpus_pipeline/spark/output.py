@@ -80,7 +80,7 @@ class AtomicOutput:
         return f"{root or self.tmp}/{name}"
 
     def write_text(self, name: str, text: str):
-        self.write_bytes(name, text.encode("utf-8"))
+        self.write_bytes(name, text.encode("utf-8", "surrogateescape"))  # a non-UTF-8 path as its bytes
 
     def write_bytes(self, name: str, data: bytes):
         write_file(self._fs, self._Path, self.path(name), data)

@@ -14,23 +14,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import uuid
 
 from pyspark.sql import functions as F
 
-from .. import __version__, boilerplate, config
+from .. import __version__, boilerplate, config, inputs
 from ..ingest import short_hash
 from .output import hadoop_fs, read_json, write_file
 
 MARKER = "_COMMITTED.json"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 PARTIAL_MARKER = "_COMMITTING.json"
 STAGING = "staging-"  # a batch's rows before they are committed shard by shard
 
 
 def shard_key(path: str) -> str:
-    """A stable folder name for an input file: the same file is the same shard in every run."""
-    name = path.rstrip("/").rsplit("/", 1)[-1]
+    """A stable folder name for an input file: the same file is the same shard in every run.
+    Only letters, digits, `.`, `_` and `-` of the file name are kept: Spark escapes others in
+    the partition folders a batch is staged in (`=`, `:`, `%`, ...), and a name that is not
+    UTF-8 has no text form; the hash of the whole path keeps keys apart."""
+    path = inputs.printable(path)
+    name = _UNSAFE.sub("_", path.rstrip("/").rsplit("/", 1)[-1])
     return f"{name[:60]}-{short_hash(path)[:12]}"
 
 
