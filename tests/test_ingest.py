@@ -233,11 +233,10 @@ FUZZ_FILES = [  # (file, first records kept, one gzip member per record)
 @pytest.mark.parametrize("name, keep, members", FUZZ_FILES)
 def test_mutation_fuzz_never_raises_and_keeps_untouched_records(name, keep, members):
     """50 seeded damages of each real file (flip, insert, delete, cut, duplicate bytes): ingest
-    never raises, stays fast, and every record at least one record away from the damage comes
-    out exactly as from the intact file (a single gzip stream hides what follows damage, so
-    there only the first two properties hold)."""
+    never raises, and every record at least one record away from the damage comes out exactly
+    as from the intact file (a single gzip stream hides what follows damage, so there only the
+    first property holds). Speed is measured in bench/, never asserted here."""
     import random
-    import time
 
     data = shared_file(name).read_bytes()
     if keep:
@@ -248,9 +247,7 @@ def test_mutation_fuzz_never_raises_and_keeps_untouched_records(name, keep, memb
     rng = random.Random(f"issue-35 {name}")
     for trial in range(50):
         damaged, lo, hi = _mutate(data, rng)
-        started = time.process_time()
         found = outcomes(damaged)
-        assert time.process_time() - started < 2.0, (trial, lo, hi)
         assert found, (trial, lo, hi)
         touched = [i for i, (start, end) in enumerate(regions) if start <= hi and lo <= end]
         near = {j for i in touched for j in (i - 1, i, i + 1)}
