@@ -9,6 +9,7 @@ import io
 import pytest
 
 from corpus_pipeline import ingest
+from corpus_pipeline.fuzz import mutate
 from corpus_pipeline.config import IngestConfig
 from corpus_pipeline.warc import RawRecord, iter_records
 
@@ -187,24 +188,6 @@ def test_unicode_digit_length_is_one_malformed_outcome(tmp_path):
 
 # ------------------------------------------------ issue 35: nothing a file contains stops a run
 
-def _mutate(data: bytes, rng) -> tuple[bytes, int, int]:
-    """One random damage to real bytes: (damaged data, first and last byte position touched in
-    the original; last is len(data) for a cut)."""
-    pos = rng.randrange(len(data))
-    kind = rng.choice(("flip", "insert", "delete", "truncate", "duplicate"))
-    if kind == "flip":
-        return data[:pos] + bytes([data[pos] ^ rng.randrange(1, 256)]) + data[pos + 1:], pos, pos + 1
-    if kind == "insert":
-        return data[:pos] + rng.randbytes(rng.randrange(1, 64)) + data[pos:], pos, pos
-    if kind == "delete":
-        size = rng.randrange(1, 512)
-        return data[:pos] + data[pos + size:], pos, pos + size
-    if kind == "truncate":
-        return data[:pos], pos, len(data)
-    start = rng.randrange(len(data))
-    return data[:pos] + data[start:start + rng.randrange(1, 4096)] + data[pos:], pos, pos
-
-
 def _regions(data: bytes, gzip_members_: bool) -> list[tuple[int, int]]:
     """Byte range of each record (a gzip member per record, or plain records) in the file."""
     if gzip_members_:
@@ -246,7 +229,7 @@ def test_mutation_fuzz_never_raises_and_keeps_untouched_records(name, keep, memb
     assert len(intact) == len(regions) or members is None
     rng = random.Random(f"issue-35 {name}")
     for trial in range(50):
-        damaged, lo, hi = _mutate(data, rng)
+        damaged, lo, hi = mutate(data, rng)
         found = outcomes(damaged)
         assert found, (trial, lo, hi)
         touched = [i for i, (start, end) in enumerate(regions) if start <= hi and lo <= end]
