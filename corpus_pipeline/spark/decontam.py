@@ -23,13 +23,18 @@ How, and why exact:
 """
 from __future__ import annotations
 
+import json
+import time
+
 import fsspec
 import numpy as np
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from .. import decontam
+from .. import code_version, config, decontam
 from ..config import BenchmarkSource, DecontamConfig
+from .output import AtomicOutput
+from .stages import StageResult
 
 GRAMS = T.ArrayType(T.StructType([T.StructField("h", T.LongType()), T.StructField("gram", T.StringType())]))
 EXAMPLE_SCHEMA = T.StructType([T.StructField("benchmark", T.StringType()), T.StructField("example", T.StringType()),
@@ -223,8 +228,6 @@ def decontaminate(spark, docs, cfg: DecontamConfig, dataset_column: str = "sourc
 def decontam_stage(spark, docs, cfg: DecontamConfig):
     """The filter's decontamination stage, after dedup: texts cut, `contaminated` dropped,
     the removed spans as the extra `spans`."""
-    from .stages import StageResult
-
     tagged, spans, report = decontaminate(spark, docs, cfg, dataset_column="source")
     decided = (tagged.withColumn("reason", F.col("decontam_reason"))
                .withColumn("detail", F.when(F.col("decontam_reason").isNotNull(),
@@ -237,12 +240,6 @@ def decontam_stage(spark, docs, cfg: DecontamConfig):
 
 def decontam_job(spark, cfg, _prepared=None) -> dict:
     """jobs/decontaminate.py: write documents/, dropped/, spans/, report.json and stats.json."""
-    import json
-    import time
-
-    from .. import code_version, config
-    from .output import AtomicOutput
-
     started = time.time()
     with AtomicOutput(spark, cfg.output) as out:
         docs = spark.read.parquet(*cfg.input)

@@ -25,9 +25,11 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from .. import dedup
+from .. import code_version, config, dedup
 from ..config import DedupConfig
 from .imports import imported_documents
+from .output import AtomicOutput
+from .stages import StageResult
 
 TARGET, REFERENCE = 0, 1
 SIGNATURE = T.StructType([T.StructField("shingles", T.ArrayType(T.LongType())),
@@ -167,8 +169,6 @@ def reference_documents(spark, cfg: DedupConfig):
 
 def dedup_stage(spark, docs, cfg: DedupConfig):
     """The filter's dedup stage: drops `duplicate` and `duplicate_of_reference` (detail: the keeper)."""
-    from .stages import StageResult
-
     tagged, report = deduplicate(docs, reference_documents(spark, cfg), cfg)
     decided = (tagged.withColumn("reason", F.col("dedup_reason"))
                .withColumn("detail", F.col("duplicate_of")).drop("dedup_reason"))
@@ -177,9 +177,6 @@ def dedup_stage(spark, docs, cfg: DedupConfig):
 
 def dedup_job(spark, cfg, _prepared=None) -> dict:
     """jobs/dedup.py: dedup Parquet documents; write documents/, dropped/ and stats.json."""
-    from .. import code_version, config
-    from .output import AtomicOutput
-
     with AtomicOutput(spark, cfg.output) as out:
         targets = spark.read.parquet(cfg.input[0])
         for path in cfg.input[1:]:

@@ -178,12 +178,9 @@ def decontam_settings(cfg: config.DecontamConfig) -> dict:
 
 
 def files_identity(path: str) -> list:
-    """(name, size, modification time) of every file under `path`: a changed reference or
-    benchmark file changes the stage's fingerprint."""
-    fs, root = fsspec.core.url_to_fs(path)
-    found = fs.find(root, detail=True) if fs.isdir(root) else {root: fs.info(root)}
-    return sorted((name, info.get("size"), str(info.get("mtime") or info.get("LastModified") or ""))
-                  for name, info in found.items())
+    """(file, `inputs.identity`) of every file under `path`: a changed reference or benchmark
+    file changes the stage's fingerprint."""
+    return [(name, inputs.identity(name)) for name in inputs.expand_files([path])]
 
 
 def write_run_output(spark, out: AtomicOutput, ingested: ShardStore, files: list[str], root: str, records: dict,
