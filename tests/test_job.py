@@ -79,7 +79,7 @@ def test_mistakes_are_refused_in_one_line_before_spark_starts(fake_spark, tmp_pa
 def test_help_shows_usage_description_and_defaults(capsys):
     with pytest.raises(SystemExit):
         spark_job("tests.test_job:fine_work").main(["--help"])
-    shown = capsys.readouterr().out
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal's width
     assert shown.startswith("usage: python x.py [--output DIR]") and "Does x." in shown
     assert "(default: " in shown and "dedup.yaml" in shown
 
