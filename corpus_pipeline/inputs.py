@@ -54,6 +54,12 @@ def identity(path: str) -> str:
     return f"{info.get('size')}:{modified}:{info.get('ETag') or info.get('etag') or ''}"
 
 
+def size_of(identity_: str) -> int:
+    """The file size an `identity` holds (0 for a missing file)."""
+    size = identity_.split(":", 1)[0]
+    return int(size) if size.isdigit() else 0
+
+
 def is_archive(path: str) -> bool:
     return path.lower().endswith(ARCHIVE_SUFFIXES)
 

@@ -36,6 +36,7 @@ from .dedup import dedup_stage
 from .ingest import OUTCOME_SCHEMA, ingest_files
 from .output import AtomicOutput, RunLock, recover
 from .progress import progress_reporter
+from .session import size_shuffles
 from .shards import ShardStore, digest, ingest_fingerprint, tag_fingerprint, utc
 from .stages import STAGE_FILE, StageFolder, run_stage, stage_fingerprint
 from .tag import QUALITY_COLUMNS, TAG_SCHEMA, tag_files
@@ -72,6 +73,7 @@ def run_chain(spark, cfg: config.FilterConfig, files: list[str], root: str) -> d
                                                               cfg.quality.seed))
     batch = cfg.files_per_commit or 4 * spark.sparkContext.defaultParallelism
     identities = {path: inputs.identity(path) for path in files}  # a file changed in place is read again
+    size_shuffles(spark, sum(inputs.size_of(identity) for identity in identities.values()))
     with progress_reporter(spark, len(files), every_s=cfg.progress_every_s) as progress:
         markers, ingest_status = per_file_stage(
             ingested, identities, cfg.resume, progress.files_reused,

@@ -16,6 +16,10 @@ from pyspark.sql import SparkSession
 from ..config import SparkConfig
 
 LOCAL_TASK_ATTEMPTS = 4
+SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
+# Input bytes per shuffle partition: a 1 GB WARC holds some 50-100 MB of extracted text, so
+# a partition of a crawl's documents stays far below an executor's memory.
+INPUT_BYTES_PER_SHUFFLE_PARTITION = 1 << 30
 _LOCAL_WITHOUT_RETRIES = re.compile(r"local(?:\[(\d+|\*)\])?")
 
 
@@ -37,7 +41,18 @@ def get_spark(cfg: SparkConfig) -> SparkSession:
     master = SparkConf().get("spark.master", cfg.master)  # --master, else the config's
     spark = builder.master(with_task_retries(master)).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    size_shuffles(spark, 0)
     return spark
+
+
+def size_shuffles(spark, input_bytes: int):
+    """Shuffle partitions sized to the data unless spark-submit set them: two per core, and one
+    more per GB of input beyond that. Spark's default of 200 made a small run plan, schedule and
+    write 200 partitions per shuffle (the partition count never changes an output)."""
+    if spark.sparkContext.getConf().contains(SHUFFLE_PARTITIONS):
+        return
+    per_core = 2 * spark.sparkContext.defaultParallelism
+    spark.conf.set(SHUFFLE_PARTITIONS, str(max(per_core, -(-input_bytes // INPUT_BYTES_PER_SHUFFLE_PARTITION))))
 
 
 def local_session(app_name: str, shuffle_partitions: int = 8) -> SparkSession:

@@ -28,6 +28,7 @@ MARKER = "_COMMITTED.json"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 PARTIAL_MARKER = "_COMMITTING.json"
 STAGING = "staging-"  # a batch's rows before they are committed shard by shard
+SHARD_COLUMN = "shard"  # the shard key of a row's input file, while a batch is staged
 
 
 def shard_key(path: str) -> str:
@@ -84,12 +85,11 @@ class ShardStore:
         return self.spark.read.schema(schema).parquet(*[self.path(path) for path in files])
 
     def commit_batch(self, rows, files: list[str], identities: dict[str, str]) -> list[dict]:
-        """Write the rows of `files` (a frame with a `source` column) and commit each file's shard,
-        its marker naming the file's identity."""
+        """Write the rows of `files` (a frame with a `shard` column: `shard_key` of the row's
+        input file) and commit each file's shard, its marker naming the file's identity."""
         staging = f"{self.root}/{STAGING}{uuid.uuid4().hex[:12]}"
-        keyed = rows.withColumn("shard", F.udf(lambda path: shard_key(path))(F.col("source")))
-        keyed.write.partitionBy("shard").parquet(staging)
-        written = self._fs.globStatus(self._Path(f"{staging}/shard=*"))
+        rows.write.partitionBy(SHARD_COLUMN).parquet(staging)
+        written = self._fs.globStatus(self._Path(f"{staging}/{SHARD_COLUMN}=*"))
         counts = shard_counts(self.spark.read.parquet(staging)) if written else {}
         markers = [self._commit_one(staging, path, identities[path], counts.get(shard_key(path), {}))
                    for path in files]
@@ -101,7 +101,7 @@ class ShardStore:
         if self._fs.exists(final):  # a stale or half-committed shard from an earlier run
             self._fs.delete(final, True)
         self._fs.mkdirs(final.getParent())
-        staged = self._Path(f"{staging}/shard={shard_key(input_path)}")
+        staged = self._Path(f"{staging}/{SHARD_COLUMN}={shard_key(input_path)}")
         if not self._fs.exists(staged):  # no row for this file (a tag shard of a file with no document)
             self._fs.mkdirs(final)
         elif not self._fs.rename(staged, final):
@@ -121,6 +121,14 @@ class ShardStore:
             raise RuntimeError(f"could not write the marker of shard {shard}")
 
 
+def keyed_by_source(spark, rows, files: list[str]):
+    """`rows` of `files` with the `shard` column, from their `source` (the printable form of the
+    input file's path, of which `shard_key` is a function): a broadcast join, not a Python UDF."""
+    keys = spark.createDataFrame([(inputs.printable(path), shard_key(path)) for path in files],
+                                 f"source string, {SHARD_COLUMN} string")
+    return rows.join(F.broadcast(keys), "source")
+
+
 def utc(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
@@ -128,6 +136,6 @@ def utc(seconds: float) -> str:
 def shard_counts(staged) -> dict[str, dict[str, int]]:
     """{shard key: {reason or "kept": rows}} read back from the written data."""
     counts: dict[str, dict[str, int]] = {}
-    for row in staged.groupBy("shard", "reason").count().collect():
-        counts.setdefault(row["shard"], {})[row["reason"] or "kept"] = row["count"]
+    for row in staged.groupBy(SHARD_COLUMN, "reason").count().collect():
+        counts.setdefault(row[SHARD_COLUMN], {})[row["reason"] or "kept"] = row["count"]
     return counts

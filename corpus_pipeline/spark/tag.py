@@ -18,7 +18,7 @@ from pyspark.sql import types as T
 from .. import config, quality, rules
 from .ingest import OUTCOME_SCHEMA
 from .quality import SPARK_MODEL, score_column
-from .shards import ShardStore
+from .shards import SHARD_COLUMN, ShardStore, keyed_by_source
 
 QUALITY_COLUMNS = ["quality_score", "quality_u"]
 _KINDS = {"int": T.IntegerType(), "double": T.DoubleType(), "boolean": T.BooleanType()}
@@ -56,5 +56,6 @@ def tag_files(spark, files: list[str], identities: dict[str, str], cfg: config.Q
     for batch in (files[i:i + batch_size] for i in range(0, len(files), batch_size)):
         docs = ingested.read(batch, OUTCOME_SCHEMA).filter(F.col("reason").isNull())
         tagged = rule_tags(quality_tags(docs, cfg, model))
-        committed += store.commit_batch(tagged.select(TAG_SCHEMA.fieldNames()), batch, identities)
+        keyed = keyed_by_source(spark, tagged.select(TAG_SCHEMA.fieldNames()), batch)
+        committed += store.commit_batch(keyed.select(*TAG_SCHEMA.fieldNames(), SHARD_COLUMN), batch, identities)
     return committed
