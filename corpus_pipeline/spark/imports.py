@@ -32,6 +32,7 @@ from .. import code_version, imports
 from ..config import IngestConfig, ReferenceSource, to_dict
 from ..errors import UserError
 from .output import AtomicOutput
+from .tasks import rows_frame
 
 DOCUMENTS = "documents"
 STATS = "stats.json"
@@ -47,9 +48,8 @@ def loaded_rows(spark, source: ReferenceSource, ingest_cfg: IngestConfig):
     if source.format == "parquet":
         return spark.read.parquet(source.path).select(
             F.input_file_name().alias("file"), "id", "text", F.lit(None).cast("string").alias("reason"))
-    files = imports.source_files(source)
-    rdd = spark.sparkContext.parallelize(files, len(files))
-    return spark.createDataFrame(rdd.flatMap(lambda path: imports.file_rows(source, path, ingest_cfg)), ROW_SCHEMA)
+    return rows_frame(spark, imports.source_files(source), lambda path: imports.file_rows(source, path, ingest_cfg),
+                      ROW_SCHEMA)
 
 
 def per_file(rows, files: list[str]) -> list[dict]:
