@@ -62,10 +62,11 @@ import threading
 import time
 from pathlib import Path
 
+from measure import MemoryWatch  # bench/measure.py: the process-tree sampling scale_bench shares
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The library is imported inside the functions that need it, so that the parent stays small
 # (see build_corpora).
-PAGE_KB = 1  # /proc VmHWM and VmRSS are in kB
 
 
 # ---------------------------------------------------------------- corpora
@@ -125,109 +126,6 @@ def emit(tag: str, **fields) -> None:
 
 
 # ---------------------------------------------------------------- parent: run, watch, kill
-
-def proc_tree(root: int) -> list[int]:
-    """root and all its descendants, from /proc/*/stat parent ids."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    return tree
-
-
-def proc_memory(pid: int) -> tuple[str, int, int, int] | None:
-    """(kind, VmHWM kB, VmRSS kB, CPU ticks) of a live process; kind is
-    driver/jvm/python_worker/other."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            status = dict(line.split(":", 1) for line in f if ":" in line)
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if "VmHWM" not in status:
-        return None
-    kind = ("jvm" if "java" in cmd.split(" ")[0] else
-            "python_worker" if "pyspark.daemon" in cmd or "pyspark.worker" in cmd else "other")
-    ticks = int(fields[11]) + int(fields[12])  # utime + stime
-    return kind, int(status["VmHWM"].split()[0]), int(status["VmRSS"].split()[0]), ticks
-
-
-def machine_busy_ticks() -> int:
-    """CPU ticks all processes spent, from the first line of /proc/stat (idle and iowait left out)."""
-    with open("/proc/stat") as f:
-        user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in f.readline().split()[1:9])
-    return user + nice + system + irq + softirq + steal
-
-
-class MemoryWatch:
-    """Peaks over a process tree, sampled every `interval` seconds, and its CPU time between
-    two marks (with the machine's, to show what other processes took meanwhile)."""
-
-    def __init__(self, root: int, interval: float = 0.5):
-        self.root, self.interval = root, interval
-        self.hwm = {}  # pid -> (kind, max VmHWM seen)
-        self.ticks = {}  # pid -> latest utime + stime
-        self.max_total_rss = 0
-        self.marks = []  # (tree ticks, machine busy ticks)
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
-
-    def loop(self):
-        while not self.stop.is_set():
-            self.sample()
-            self.stop.wait(self.interval)
-
-    def sample(self):
-        with self.lock:
-            total = 0
-            for pid in proc_tree(self.root):
-                mem = proc_memory(pid)
-                if mem is None:
-                    continue
-                kind = "driver" if pid == self.root else mem[0]
-                self.hwm[pid] = (kind, max(mem[1], self.hwm.get(pid, (kind, 0))[1]))
-                self.ticks[pid] = mem[3]
-                total += mem[2]
-            self.max_total_rss = max(self.max_total_rss, total)
-
-    def mark(self):
-        self.sample()
-        with self.lock:
-            self.marks.append((sum(self.ticks.values()), machine_busy_ticks()))
-
-    def cpu(self) -> dict:
-        """CPU seconds of the tree and of everything else between the first two marks."""
-        if len(self.marks) < 2:
-            return {}
-        (tree0, busy0), (tree1, busy1) = self.marks[:2]
-        hz = os.sysconf("SC_CLK_TCK")
-        return dict(cpu_s=(tree1 - tree0) / hz, other_cpu_s=max(0, (busy1 - busy0) - (tree1 - tree0)) / hz)
-
-    def peaks(self) -> dict:
-        self.stop.set()
-        self.thread.join()
-        by_kind = {}
-        for kind, hwm in self.hwm.values():
-            by_kind[kind] = max(by_kind.get(kind, 0), hwm)
-        return dict(driver_hwm_kb=by_kind.get("driver", 0), jvm_hwm_kb=by_kind.get("jvm", 0),
-                    worker_hwm_kb=by_kind.get("python_worker", 0), tree_rss_kb=self.max_total_rss,
-                    processes=len(self.hwm), **self.cpu())
-
 
 def run_one(mode: str, parquet: Path, timeout: float, startup_limit: float = 180.0) -> dict:
     """Run one child; kill its process group `timeout` s after it starts timing."""
