@@ -103,7 +103,7 @@ def process_file(path: str, cfg: IngestConfig, start: int = 0, end: int | None =
     span = _Span(start, end)
     try:
         with fsspec.open(path, "rb") as raw:
-            yield from process_stream(raw, source, cfg, span)
+            yield from _range_outcomes(raw, source, cfg, span)
     except FileNotFoundError as err:
         if span.active:
             yield _file_outcome(source, "file_missing", inputs.printable(str(err)))
@@ -174,13 +174,16 @@ class _Span:
         return self.active
 
 
-def process_stream(raw, source: str, cfg: IngestConfig, span: _Span | None = None):
-    """Outcomes of the records of one open file (those in `span` where given), in file order.
+def process_stream(raw, source: str, cfg: IngestConfig, start: int = 0, end: int | None = None):
+    """Outcomes of one open file read from its start (of the byte range [start, end) of it,
+    as process_file), in file order."""
+    yield from _range_outcomes(raw, source, cfg, _Span(start, end))
 
-    Every range reads the file from its start: a record's offset counts the uncompressed
+
+def _range_outcomes(raw, source: str, cfg: IngestConfig, span: _Span):
+    """Every range reads the file from its start: a record's offset counts the uncompressed
     bytes before it, and its crawl comes from the last warcinfo record before it, so the
     records before the range are read (not extracted) to give them exactly."""
-    span = span or _Span()
     crawl, count = None, 0
     for record in warc.iter_records(raw, cfg.max_record_bytes):
         if span.past(record):

@@ -40,7 +40,7 @@ def by_ranges(data: bytes, cuts: list[int]) -> list[tuple]:
     """Outcomes of the ranges between consecutive cuts (0 and len(data) added), concatenated."""
     cuts = sorted({0, len(data), *(c for c in cuts if 0 < c < len(data))})
     return [o.as_tuple() for start, end in zip(cuts, cuts[1:])
-            for o in ingest.process_stream(io.BytesIO(data), "f.warc.gz", CFG, ingest._Span(start, end))]
+            for o in ingest.process_stream(io.BytesIO(data), "f.warc.gz", CFG, start, end)]
 
 
 def member_starts(data: bytes) -> list[int]:
@@ -118,7 +118,7 @@ def test_concatenated_archives_keep_offsets_and_crawl():
     expected = whole(data)
     assert by_ranges(data, list(range(0, len(data), 5000))) == expected
     # The wget file's warcinfo names no crawl, so the CC one carries on, as in the whole run.
-    second = [o for o in ingest.process_stream(io.BytesIO(data), "f.warc.gz", CFG, ingest._Span(len(first)))]
+    second = [o for o in ingest.process_stream(io.BytesIO(data), "f.warc.gz", CFG, len(first))]
     assert second[0].warc_type == "warcinfo" and second[0].offset == len(gzip.decompress(first))
     assert {o.crawl for o in second} == {"CC-MAIN-2020-34"} and len(second) == 48
 
@@ -214,5 +214,5 @@ def test_a_range_stops_reading_soon_after_its_end():
     after = next(at for at in starts if at >= end)  # the first member past the range
     past_it = starts[starts.index(after) + 2]  # the reader reads that record and peeks at the next
     raw = _Counting(data)
-    found = list(ingest.process_stream(raw, "f.warc.gz", CFG, ingest._Span(0, end)))
+    found = list(ingest.process_stream(raw, "f.warc.gz", CFG, 0, end))
     assert found and raw.read_bytes <= -(-past_it // warc.RAW_CHUNK) * warc.RAW_CHUNK < len(data)
