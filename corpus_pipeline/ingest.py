@@ -4,7 +4,9 @@ Consumes files through `warc.iter_records`; produces one `Outcome` per record re
 per input file that cannot be read at all). GPT-3 Appendix A starts from Common Crawl
 pages; this stage keeps HTTP 2xx HTML responses (and WET text conversions), decodes them,
 extracts the main text and identifies the language. The per-record logic is pure: bytes
-and a config in, an `Outcome` out.
+and a config in, an `Outcome` out. One large file can be processed as byte ranges in
+separate tasks with exactly the whole file's outcomes (`split_ranges`, `process_file`'s
+start/end; docs/splitting.md).
 """
 from __future__ import annotations
 
