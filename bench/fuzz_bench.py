@@ -1,11 +1,12 @@
-"""python bench/fuzz_bench.py [--seconds N] [--seed S] [--findings DIR] [--data DIR]
+"""python bench/fuzz_bench.py [--seconds N] [--seed S] [--findings DIR] [--data DIR] [--ranges]
 
 The long run of the mutation fuzz (issue 35): seeded damage (flip, insert, delete, cut,
 duplicate bytes; `corpus_pipeline.fuzz`) to the real archives in shared/data/warc and
 data/sample, and to real HTML pages of shared/data/web_html served as WARC responses,
 each through the whole per-file ingest (reader, HTTP, decoding, extraction, language ID).
 Checked on every trial: nothing raises, at least one outcome comes out, and every outcome
-has a known reason. Measured: CPU-seconds per trial (the slowest, with its file and seed)
+has a known reason; with --ranges, also that the damaged file cut into seeded byte ranges
+(ingest.process_file's start/end) gives exactly the whole file's outcomes. Measured: CPU-seconds per trial (the slowest, with its file and seed)
 and the peak memory of this process. A trial that breaks an invariant is written to
 --findings (the damaged bytes and the traceback) to become a regression test. The tests
 run a short, fixed version of this (tests/test_ingest.py).
@@ -45,16 +46,27 @@ def as_response(html: bytes) -> bytes:
     return head + http + b"\r\n\r\n"
 
 
-def trial(data: bytes, cfg: IngestConfig) -> str | None:
-    """None when the invariants hold, else what broke."""
+def trial(data: bytes, cfg: IngestConfig, cuts: list[int] | None = None) -> str | None:
+    """None when the invariants hold, else what broke; `cuts` (stored offsets) also checks
+    that the ranges between them give the whole file's outcomes."""
     found = list(ingest.process_stream(io.BytesIO(data), "fuzz.warc", cfg))
     if not found:
         return "no outcome"
     unknown = {o.reason for o in found} - KNOWN
-    return f"unknown reasons {sorted(unknown)}" if unknown else None
+    if unknown:
+        return f"unknown reasons {sorted(unknown)}"
+    if cuts is not None and ranges_outcomes(data, cfg, cuts) != found:
+        return f"ranges cut at {cuts} differ from the whole file"
+    return None
 
 
-def run(seconds: float, seed: int, findings: Path, data: Path) -> dict:
+def ranges_outcomes(data: bytes, cfg: IngestConfig, cuts: list[int]) -> list:
+    bounds = sorted({0, len(data), *(c for c in cuts if 0 < c < len(data))})
+    return [o for start, end in zip(bounds, bounds[1:])
+            for o in ingest.process_stream(io.BytesIO(data), "fuzz.warc", cfg, start, end)]
+
+
+def run(seconds: float, seed: int, findings: Path, data: Path, ranges: bool = False) -> dict:
     rng = random.Random(seed)
     items, cfg = corpus(data, rng), IngestConfig()
     deadline, trials, broken = time.monotonic() + seconds, 0, []
@@ -62,9 +74,10 @@ def run(seconds: float, seed: int, findings: Path, data: Path) -> dict:
     while time.monotonic() < deadline:
         name, original = items[trials % len(items)]
         damaged, lo, hi = fuzz.mutate(original, rng)
+        cuts = [rng.randrange(len(damaged) + 1) for _ in range(rng.randrange(1, 8))] + [lo] if ranges else None
         started = time.process_time()
         try:
-            problem = trial(damaged, cfg)
+            problem = trial(damaged, cfg, cuts)
         except Exception:  # a finding: exactly what the harness is for
             problem = traceback.format_exc()
         cpu = time.process_time() - started
@@ -91,8 +104,10 @@ def main():
     parser.add_argument("--seed", type=int, default=35, help="the run's seed (same seed, same trials)")
     parser.add_argument("--findings", default="output/fuzz", help="where broken trials are written")
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"), help="the shared data folder")
+    parser.add_argument("--ranges", action="store_true",
+                        help="also cut each damaged file into seeded byte ranges (about twice the CPU a trial)")
     args = parser.parse_args()
-    result = run(args.seconds, args.seed, Path(args.findings), Path(args.data))
+    result = run(args.seconds, args.seed, Path(args.findings), Path(args.data), args.ranges)
     cpu, name, index = result["slowest"]
     print(f"fuzz: {result['trials']:,} trials over {result['inputs']} real inputs in {args.seconds:g} s, "
           f"seed {args.seed}; findings {len(result['findings'])}"

@@ -4,7 +4,9 @@ Consumes files through `warc.iter_records`; produces one `Outcome` per record re
 per input file that cannot be read at all). GPT-3 Appendix A starts from Common Crawl
 pages; this stage keeps HTTP 2xx HTML responses (and WET text conversions), decodes them,
 extracts the main text and identifies the language. The per-record logic is pure: bytes
-and a config in, an `Outcome` out.
+and a config in, an `Outcome` out. One large file can be processed as byte ranges in
+separate tasks with exactly the whole file's outcomes (`split_ranges`, `process_file`'s
+start/end; docs/splitting.md).
 """
 from __future__ import annotations
 
@@ -90,26 +92,110 @@ def short_hash(key: str) -> str:
     return hashing.hex_id(key)
 
 
-def process_file(path: str, cfg: IngestConfig):
-    """Every outcome of one input file, in file order. Never raises for bad data."""
+def process_file(path: str, cfg: IngestConfig, start: int = 0, end: int | None = None):
+    """Every outcome of one input file, in file order. Never raises for bad data.
+
+    With a byte range [start, end) of the stored file (end None: to its end), only the
+    outcomes of the records whose gzip member starts in it (a plain file: the record itself),
+    and the file's own outcome (missing, unreadable, empty) where the whole-file run would
+    give it after them: over ranges that cut [0, size) in order, the outcomes concatenated
+    are exactly the whole file's, field by field, damaged files included (see split_ranges).
+    """
     source = inputs.printable(path)  # the name a non-UTF-8 file shows in every output
+    span = _Span(start, end)
     try:
         with fsspec.open(path, "rb") as raw:
-            yield from process_stream(raw, source, cfg)
+            yield from _range_outcomes(raw, source, cfg, span)
     except FileNotFoundError as err:
-        yield _file_outcome(source, "file_missing", inputs.printable(str(err)))
+        if span.active:
+            yield _file_outcome(source, "file_missing", inputs.printable(str(err)))
     except OSError as err:
-        yield _file_outcome(source, "file_unreadable", inputs.printable(f"{type(err).__name__}: {err}"))
+        if span.active:
+            yield _file_outcome(source, "file_unreadable", inputs.printable(f"{type(err).__name__}: {err}"))
 
 
-def process_stream(raw, source: str, cfg: IngestConfig):
+SPLIT_PROBE_BYTES = 1 << 18  # a Common Crawl warcinfo member is under 1 KB compressed
+
+
+def split_ranges(path: str, size_bytes: int, split_bytes: int) -> list[tuple[int, int]]:
+    """Byte ranges [start, end) of the stored file, about `split_bytes` each, to process apart
+    with process_file(path, cfg, start, end): [0, s), [s, 2s) ... [ks, size_bytes).
+
+    Any cut is exact (see process_file); cutting pays where the records spread over the file:
+    one gzip member per record (Common Crawl's .warc.gz, .wet.gz, .arc.gz) or a plain WARC/ARC.
+    A single gzip stream holds every record in its first member, so it stays one range, as
+    does anything else; telling them apart reads the file's first bytes only when it is
+    larger than one range. `size_bytes` must be the file's size: the last range ends there.
+    """
+    if split_bytes <= 0 or size_bytes <= split_bytes or not _records_spread(path):
+        return [(0, size_bytes)]
+    starts = range(0, size_bytes, split_bytes)
+    return [(at, min(at + split_bytes, size_bytes)) for at in starts]
+
+
+def _records_spread(path: str) -> bool:
+    try:
+        with fsspec.open(path, "rb") as raw:
+            head = raw.read(SPLIT_PROBE_BYTES)
+    except OSError:
+        return False  # the one range reports it
+    return records_spread(head)
+
+
+def records_spread(head: bytes) -> bool:
+    """Whether a file opening with `head` holds its records apart: gzip whose first member
+    ends inside `head` with another member after it, or a plain WARC or ARC."""
+    if not head.startswith(warc.GZIP_MAGIC):
+        return head.startswith((b"WARC/", b"filedesc://"))
+    member = zlib.decompressobj(31)
+    try:
+        while not member.eof and head:
+            member.decompress(head, 1 << 20)  # outputs are thrown away; only where it ends counts
+            head = member.unconsumed_tail
+    except zlib.error:
+        return False
+    return member.eof and member.unused_data.startswith(warc.GZIP_MAGIC)
+
+
+class _Span:
+    """A byte range of a stored file, and whether the reader is inside it: from the first
+    record it owns (from the file's start for the first range) until the first record past it.
+    What the whole-file run yields for the file itself then comes from exactly one range."""
+
+    def __init__(self, start: int = 0, end: int | None = None):
+        self.start, self.end = start, end
+        self.active = start == 0
+
+    def past(self, record: warc.RawRecord) -> bool:
+        """True from the first record after the range: its reader stops there."""
+        return self.end is not None and record.member_offset >= self.end
+
+    def owns(self, record: warc.RawRecord) -> bool:
+        """Whether the range yields this record (one not past it)."""
+        self.active = self.active or record.member_offset >= self.start
+        return self.active
+
+
+def process_stream(raw, source: str, cfg: IngestConfig, start: int = 0, end: int | None = None):
+    """Outcomes of one open file read from its start (of the byte range [start, end) of it,
+    as process_file), in file order."""
+    yield from _range_outcomes(raw, source, cfg, _Span(start, end))
+
+
+def _range_outcomes(raw, source: str, cfg: IngestConfig, span: _Span):
+    """Every range reads the file from its start: a record's offset counts the uncompressed
+    bytes before it, and its crawl comes from the last warcinfo record before it, so the
+    records before the range are read (not extracted) to give them exactly."""
     crawl, count = None, 0
     for record in warc.iter_records(raw, cfg.max_record_bytes):
+        if span.past(record):
+            return
         if record.warc_type == "warcinfo" and record.body:
             crawl = _crawl_name(record.body) or crawl
         count += 1
-        yield record_outcome(record, source, crawl, cfg)
-    if count == 0:
+        if span.owns(record):
+            yield record_outcome(record, source, crawl, cfg)
+    if count == 0 and span.active:
         yield _file_outcome(source, "file_empty", "no records")
 
 

@@ -17,12 +17,17 @@ every kind of damage into a record with a named problem and carries on:
 A damaged region that swallows several records counts as one record, since the number of
 records it held is unknowable. A record followed by a damaged header is kept whole when its
 own framing is right: the damage is counted on the next record, not on this one.
+
+Each record also says where it starts in the file as stored (`member_offset`: the compressed
+offset of the gzip member holding its first byte), which never decreases along the file: a
+file read whole can be cut into byte ranges of the stored file that own disjoint records
+(ingest.process_file's start/end).
 """
 from __future__ import annotations
 
 import re
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 RAW_CHUNK = 1 << 20
@@ -58,6 +63,10 @@ class RawRecord:
     body: bytes | None = None  # None when not held (damaged or oversize)
     problem: str | None = None  # None, "unreadable", "malformed", "truncated", "oversize"
     length: int = 0  # declared body length
+    # Where the record starts in the file as stored: the offset of the gzip member holding its
+    # first byte (the member being decoded, for damage met before any byte); a plain file's
+    # record offset. Not an output: it only decides which byte range of a split file owns it.
+    member_offset: int = 0
 
     @property
     def warc_type(self) -> str | None:
@@ -70,26 +79,37 @@ class _Chunks:
     def __init__(self, raw):
         self._raw = raw
         self._pending = raw.read(RAW_CHUNK)
+        self._read_bytes = len(self._pending)  # raw bytes read so far: `_pending` is their tail
         self.gzip = self._pending.startswith(GZIP_MAGIC[:2])
+        self.chunk_member = 0  # stored offset of the member that produced the last chunk
         self._new_member()
 
     def _new_member(self):
         self._d = zlib.decompressobj(31) if self.gzip else None
+        self.member = self._read_bytes - len(self._pending)  # stored offset of the member being decoded
+
+    def _read_raw(self) -> bytes:
+        data = self._raw.read(RAW_CHUNK)
+        self._read_bytes += len(data)
+        return data
 
     def next(self) -> bytes:
         """Next decompressed chunk; b"" at the end; CorruptData where the data is damaged."""
         if not self.gzip:
             out, self._pending = self._pending, b""
-            return out or self._raw.read(RAW_CHUNK)
+            out = out or self._read_raw()
+            self.chunk_member = self._read_bytes - len(out)
+            return out
         while True:
             if not self._pending:
-                self._pending = self._raw.read(RAW_CHUNK)
+                self._pending = self._read_raw()
                 if not self._pending:
                     return b""  # a member cut short reads as end of data: the parser sees truncation
             try:
                 out = self._d.decompress(self._pending, OUT_CHUNK)
             except zlib.error as err:
                 raise CorruptData(str(err)) from None
+            self.chunk_member = self.member
             if self._d.eof:
                 self._pending = self._d.unused_data
                 self._new_member()
@@ -102,7 +122,7 @@ class _Chunks:
         """Skip to the next gzip member header after the damage; plain files cannot resync."""
         if not self.gzip:
             self._pending = b""
-            while self._raw.read(RAW_CHUNK):
+            while self._read_raw():
                 pass
             return
         data = self._pending[1:]
@@ -112,7 +132,7 @@ class _Chunks:
                 self._pending = data[at:]
                 self._new_member()
                 return
-            more = self._raw.read(RAW_CHUNK)
+            more = self._read_raw()
             if not more:
                 self._pending = b""
                 self._new_member()
@@ -125,6 +145,8 @@ class _Stream:
 
     `_buf[_pos:]` is the unread data; reads advance `_pos` instead of re-slicing the
     buffer, so a megabyte chunk full of short header lines costs linear time.
+    `_marks` holds (stream offset, stored member offset) where each buffered gzip chunk
+    begins, from the chunk holding the current record's start on.
     """
 
     def __init__(self, raw):
@@ -132,14 +154,35 @@ class _Stream:
         self._buf = b""
         self._pos = 0
         self.offset = 0
+        self._marks = []
 
     def _fill(self) -> bool:
         chunk = self._chunks.next()
         if not chunk:
             return False
+        self._marks.append((self.offset + self._available(), self._chunks.chunk_member))
         self._buf = self._buf[self._pos:] + chunk
         self._pos = 0
         return True
+
+    def member_at(self, offset: int) -> int:
+        """Stored offset of the gzip member that produced the byte at stream `offset` (read or
+        buffered, at or after the last `forget_before`); a plain file's offset itself."""
+        if not self._chunks.gzip:
+            return offset
+        for start, member in reversed(self._marks):
+            if start <= offset:
+                return member
+        return self._chunks.member
+
+    def decoding_member(self) -> int:
+        """Stored offset of the member being decoded: where damage met past the buffer lies."""
+        return self._chunks.member if self._chunks.gzip else self.offset
+
+    def forget_before(self, offset: int):
+        """Drop the marks of chunks wholly before `offset`: reads never go back past a record start."""
+        keep = next((i for i in range(len(self._marks) - 1, -1, -1) if self._marks[i][0] <= offset), 0)
+        del self._marks[:keep]
 
     def _available(self) -> int:
         return len(self._buf) - self._pos
@@ -206,6 +249,7 @@ class _Stream:
 
     def resync(self):
         self._buf, self._pos = b"", 0
+        self._marks = [m for m in self._marks if m[0] < self.offset]  # the dropped chunks' marks go
         self._chunks.resync()
 
     def _take(self, n: int) -> bytes:
@@ -216,31 +260,35 @@ class _Stream:
 
 
 def iter_records(raw, max_record_bytes: int):
-    """Yield every record of a WARC/WET/ARC stream, damaged ones included, in file order."""
+    """Yield every record of a WARC/WET/ARC stream, damaged ones included, in file order,
+    each with the stored offset of the gzip member where it starts (never decreasing)."""
     stream = _Stream(raw)
     fmt = _detect_format(stream)
     while True:
-        start = stream.offset
+        start, member = stream.offset, None
         try:
             stream.skip_blank_lines()
             start = stream.offset
             if not stream.peek(1):
                 return
+            stream.forget_before(start)
+            member = stream.member_at(start)
             record = fmt.read_one(stream, max_record_bytes)
             if record.problem in (None, "oversize") and not _framing_ok(stream, fmt, record):
                 # The declared length lies: the next header may sit inside what we took as body.
                 if record.body:
                     stream.pushback(record.body)
                 record = RawRecord(start, record.headers, None, "malformed", record.length)
-            yield record
+            yield replace(record, member_offset=member)
             if record.problem == "malformed":
                 _scan_to_header(stream, fmt.is_header)
         except _DamageAfter as damage:
-            yield damage.record
-            yield RawRecord(stream.offset, problem="unreadable")
+            yield replace(damage.record, member_offset=member)
+            yield RawRecord(stream.offset, problem="unreadable", member_offset=stream.decoding_member())
             stream.resync()
         except CorruptData:
-            yield RawRecord(start, problem="unreadable")
+            where = stream.decoding_member() if member is None else member
+            yield RawRecord(start, problem="unreadable", member_offset=where)
             stream.resync()
 
 
