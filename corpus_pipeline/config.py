@@ -288,6 +288,10 @@ class FilterConfig:
     # Input files per Spark job (and commit); 0 = 4 x the cluster's default parallelism.
     # Smaller loses less work when the driver dies; larger wastes less time on stragglers.
     files_per_commit: int = 0
+    # A file larger than this is read as byte ranges of about this size, one Spark task each
+    # (docs/splitting.md); 0 = only when a batch has fewer files than twice the cores, so
+    # that one large WARC uses every core while a crawl's many files are read whole.
+    split_mb: int = 0
     progress_every_s: float = 30.0  # seconds between progress lines in the driver log
     ingest: IngestConfig = field(default_factory=IngestConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
@@ -303,6 +307,7 @@ class FilterConfig:
         _require(len(self.input) > 0, "input: at least one path is needed")
         _require(bool(self.output), "output: a folder is needed")
         _require(self.files_per_commit >= 0, "files_per_commit must be >= 0")
+        _require(self.split_mb >= 0, "split_mb must be >= 0")
         _require(self.progress_every_s > 0, "progress_every_s must be positive")
         self.ingest.validate()
         self.quality.validate()

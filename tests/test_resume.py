@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from corpus_pipeline import boilerplate, config
+from corpus_pipeline import boilerplate, config, ingest
 from corpus_pipeline.spark.filter import run_filter
 from corpus_pipeline.spark.output import OutputError, recover
 from corpus_pipeline.spark.shards import MARKER
@@ -87,6 +87,25 @@ def test_commit_granularity_does_not_change_the_output(spark, tmp_path):
     run_filter(spark, one_by_one, SAMPLE_FILES)
     run_filter(spark, all_at_once, SAMPLE_FILES)
     assert output_rows(spark, tmp_path / "a") == output_rows(spark, tmp_path / "b")
+
+
+def test_byte_ranges_and_shuffle_partitions_do_not_change_the_output(spark, tmp_path):
+    """A real 2.5 MB WARC of 1 MB ranges (3 tasks) and an uncompressed ARC read in ranges, with
+    1 and then 7 shuffle partitions: the same output as whole files."""
+    files = [str(shared_file("warc/non_cc/IA-2008_heritrix-IAH-20080430204825-00000-blackbook.warc.gz")),
+             str(shared_file("warc/cc/CC-2008_copycat-small-sample-1213893279526_0.arc"))]
+    assert [len(ingest.split_ranges(f, os.path.getsize(f), 1 << 20)) for f in files] == [3, 3]
+    runs = {"whole": (0, "1"), "ranges": (1, "7")}
+    shuffles = spark.conf.get("spark.sql.shuffle.partitions")
+    try:
+        for name, (split_mb, partitions) in runs.items():
+            spark.conf.set("spark.sql.shuffle.partitions", partitions)
+            run_filter(spark, config.FilterConfig(output=str(tmp_path / name), quality=config.QualityConfig(model=""),
+                                                  dedup=config.DedupConfig(enabled=True), split_mb=split_mb), files)
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", shuffles)
+    whole, ranges = (output_rows(spark, tmp_path / name) for name in runs)
+    assert whole == ranges and len(whole) > 1000
 
 
 def test_a_file_repaired_in_place_is_read_again(spark, tmp_path):

@@ -77,7 +77,7 @@ def run_chain(spark, cfg: config.FilterConfig, files: list[str], root: str) -> d
     with progress_reporter(spark, len(files), every_s=cfg.progress_every_s) as progress:
         markers, ingest_status = per_file_stage(
             ingested, identities, cfg.resume, progress.files_reused,
-            lambda todo: ingest_files(spark, todo, identities, cfg.ingest, ingested, batch, progress))
+            lambda todo: ingest_files(spark, todo, identities, cfg, ingested, batch, progress))
     require_readable(markers)
     _, tag_status = per_file_stage(
         tagged, identities, cfg.resume, lambda n: None,
