@@ -546,6 +546,7 @@ class Capture:
     mime: str  # Content-Type header value
     body: bytes  # the full payload; cut to 1 MiB when written
     kind: str  # real, assembled, long, planted, non_html:<category>, non200
+    origin: str  # where it comes from, said in its metadata record
     location: str | None = None
 
 
@@ -579,7 +580,8 @@ class Generator:
     def non200(self, c: int) -> Capture:
         item = self.pool.non200[hashing.uint64(self.seed, "non200", c) % len(self.pool.non200)]
         location = item.location
-        return Capture(self.unique_url(item.url, c), item.status, item.mime, item.body, "non200", location)
+        return Capture(self.unique_url(item.url, c), item.status, item.mime, item.body, "non200",
+                       f"real {item.name}", location)
 
     def non_html(self, c: int) -> Capture:
         u, category = self.draw("category", c), None
@@ -589,7 +591,8 @@ class Generator:
                 break
         items = self.pool.by_category[category]
         item = items[hashing.uint64(self.seed, "payload", c) % len(items)]
-        return Capture(self.unique_url(item.url, c), 200, item.mime, item.body, f"non_html:{category}")
+        return Capture(self.unique_url(item.url, c), 200, item.mime, item.body, f"non_html:{category}",
+                       f"real {item.name}")
 
     def unique_url(self, url: str | None, c: int) -> str:
         """A real payload's URL (or a pool host's) made unique to this capture."""
@@ -606,13 +609,14 @@ class Generator:
             index, self.real_used = self.real_used, self.real_used + 1
             page = self.pool.pages[index]
             url = page.url if page.url and page.url.startswith("http") else self.made_url(k, page.name)
-            capture = Capture(url, 200, html_type(page.charset, page.body), page.body, "real")
+            capture = Capture(url, 200, html_type(page.charset, page.body), page.body, "real", f"real {page.name}")
         else:
             index = k
             kind = "long" if self.draw("long", k) < self.args.long_share else "assembled"
             skeleton, texts = self.assembled(k, kind)
             url = self.made_url(k, texts[0] if texts else "page", self.pool.pages[skeleton.page].url)
-            capture = Capture(url, 200, "text/html; charset=UTF-8", render(skeleton, texts), kind)
+            origin = f"assembled: the markup of {self.pool.pages[skeleton.page].name}, sentences of other real pages"
+            capture = Capture(url, 200, "text/html; charset=UTF-8", render(skeleton, texts), kind, origin)
         self.fresh.append(Fresh(capture.kind, index, capture.url, c))
         if capture.kind != "long":  # a copy of a truncated page would be dropped with it
             self.copyable.append(k)
@@ -647,7 +651,7 @@ class Generator:
         self.pairs.append({"fresh": k, "original_kind": fresh.kind, "original_capture": fresh.capture,
                            "original_url": fresh.url, "duplicate_capture": c, "duplicate_url": url,
                            "word_edits": edits})
-        return Capture(url, 200, "text/html; charset=UTF-8", body, "planted")
+        return Capture(url, 200, "text/html; charset=UTF-8", body, "planted", f"planted: a near-duplicate of {fresh.url}")
 
 
 def html_type(charset: str | None, body: bytes) -> str:
@@ -751,7 +755,7 @@ class CorpusWriter:
             self.truncated += 1
         self.current.write("response", headers, block)
         charset = re.search(r"charset=([\w.:-]+)", capture.mime)
-        meta = f"fetchTimeMs: {50 + hashing.uint64(self.seed, 'fetch', c) % 2000}\r\n"
+        meta = f"fetchTimeMs: {50 + hashing.uint64(self.seed, 'fetch', c) % 2000}\r\norigin: {capture.origin}\r\n"
         if charset:
             meta += f"charset-detected: {charset.group(1).upper()}\r\n"
         self.current.write("metadata", [("WARC-Date", date), ("WARC-Record-ID", record_id(self.seed, c, "metadata")),
