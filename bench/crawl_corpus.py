@@ -16,30 +16,36 @@ order), each record its own gzip member (so a file can be split at member bounda
 WARC/1.0 headers with WARC-Record-ID, WARC-Date, WARC-Target-URI, WARC-Warcinfo-ID,
 WARC-Concurrent-To, sha1 base32 WARC-Payload-Digest and WARC-Block-Digest, exact
 Content-Length; payloads over 1 MiB are cut to 1 MiB and marked `WARC-Truncated: length`
-(CC's rule since 2019; the HTTP header keeps the stored Content-Length and the original size
-in X-Crawler-Content-Length).
+(CC's rule for WARC files since 2013; the HTTP header gives the stored Content-Length and the
+original size in X-Crawler-Content-Length). The metadata record holds fetchTimeMs,
+charset-detected and, unlike CC's, `origin:` (the real file, the skeleton page, or the page
+a planted copy copies). URLs, dates, IPs (198.18.0.0/15) and fetch times are made up.
 
-Captures (each drawn from a hash of (seed, capture number); defaults are options):
+Captures (each drawn from a hash of (seed, capture number); defaults are options). The
+shares are those of CC-MAIN-2019-47's `warc` subset, counted over its URL index by Common
+Crawl (github.com/commoncrawl/cc-notebooks, "Truncated Records in WARC Files (November
+2019)", captures by detected MIME type): HTML 2,558M (text/html 2,003M, xhtml 556M), PDF
+12.2M, RSS/Atom/XML 8.4M, JPEG 3.9M, text/plain 2.1M, calendar 1.0M, JSON 0.6M.
 - non-200 responses, 1% (`--non200-share`): CC moves redirects, 404s and other non-200
-  fetches to its `crawldiagnostics/` subset, so the main `warc/` files hold almost only
-  200s; 1% keeps the reader's and ingest's http_status path busy at scale. Bodies and
-  statuses are the real non-200 responses of the shared WARC/ARC files (404, 301, 302, 406).
-- non-HTML 200 responses, 2% (`--non-html-share`), split pdf 45%, image 20%, xml 15%,
-  text/plain 15%, json 5%: Common Crawl's MIME statistics (commoncrawl.github.io/
-  cc-crawl-statistics, "MIME types") put HTML (text/html, xhtml) at about 97-98% of the
-  captures of recent crawls, PDF near 1% and every other type well under 1%; the crawler
-  skips most image URLs. Payloads are the real ones of the shared crawls (PDFs of the 2008
-  CC ARC; images, XML and text of the 2008 Heritrix WARC) and, for JSON, Mozilla
-  Readability's real metadata files.
+  fetches to its `crawldiagnostics/` subset (1.79 TiB beside 67.79 TiB of WARC in
+  CC-MAIN-2018-34), so the main `warc/` files hold 200s; 1% keeps ingest's http_status
+  path busy at scale. Bodies and statuses are the real non-200 responses of the shared
+  WARC/ARC files (404, 301, 302, 406).
+- non-HTML 200 responses, 1.2% (`--non-html-share`; the types above but HTML are 1.1% of
+  those captures, plus a long tail), split pdf 44%, xml 31%, image 14%, text/plain 8%,
+  json 3% as above. Payloads are the real ones of the shared crawls (PDFs of the 2008 CC
+  ARC; images, XML and text of the 2008 Heritrix WARC) and, for JSON, Mozilla
+  Readability's real metadata files. All are sent with their own Content-Type; CC's
+  xhtml share is a detected type, and HTML here is all served as text/html.
 - HTML 200 responses, the rest. Of those, 10% (`--planted-share`) are planted
   near-duplicates (GPT-3, Appendix A: fuzzy dedup removed about 10% of the data); the others
   are fresh pages.
 - A fresh page is a real page, verbatim, with probability 10% (`--real-share`) while the
-  real pool lasts (about 4,400 pages: every web_html gold set, the HTML responses of the
-  shared WARC/ARC files; exact duplicates dropped), else an assembled page. With
-  probability 0.5% (`--long-share`) an assembled page is long (over 1 MiB, so it is
-  truncated): CC publishes no table of truncated captures that we have; 0.5% is an
-  estimate of its order (big HTML pages, unlike PDFs, are rare).
+  real pool lasts (about 4,400 pages: every web_html set, the HTML responses of the shared
+  WARC/ARC files; exact duplicates dropped; so it lasts about 0.9 GB), else an assembled
+  page. With probability 0.7% (`--long-share`) an assembled page is long (1.25 MiB and
+  more, so it is cut at 1 MiB): 0.69% of CC-MAIN-2019-47's HTML captures were truncated for
+  length (13.9M of 2,003M text/html; 0.57% of xhtml).
 
 Assembled page (how, exactly): a skeleton, a real page whose prose text nodes (>= 8 words
 and 60 characters, outside script/style) hold at least 70% of its visible text, keeps all
@@ -83,7 +89,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import corpus_pipeline
-from corpus_pipeline import extract, hashing, ingest, langid, planted, warc
+from corpus_pipeline import extract, goldsets, hashing, ingest, langid, planted, warc
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data"
@@ -92,7 +98,7 @@ TRUNCATE_BYTES = 1 << 20  # Common Crawl's payload limit
 GZIP_LEVEL = 6  # zlib's default, what CC's Java writer uses: a realistic cost to decompress
 WHAT = "ASSEMBLED from real pages in shared/data, not a crawl (bench/crawl_corpus.py)"
 
-NON_HTML_MIX = {"pdf": 0.45, "image": 0.20, "xml": 0.15, "text": 0.15, "json": 0.05}
+NON_HTML_MIX = {"pdf": 0.44, "xml": 0.31, "image": 0.14, "text": 0.08, "json": 0.03}  # see the docstring
 HTML_SETS = ("cleaneval", "cleanportaleval", "scrapinghub", "htmltotext", "dragnet", "l3s-gn1",
              "trafilatura", "readability", "wcxb-dev", "dclm", "warc")
 DONORS = 3  # donor pages whose sentences fill one assembled page
@@ -116,6 +122,7 @@ _META_CHARSET = re.compile(rb"(<meta\b[^>]*?charset\s*=\s*[\"']?)[\w.:-]+", re.I
 _BODY_OPEN = re.compile(rb"<body\b[^>]*>", re.I)
 _CLEANEVAL_HEAD = re.compile(rb'^\s*<text id="([^"]*)"[^>]*?(?:encoding="([^"]*)")?[^>]*>')
 _SLUG = re.compile(r"[^a-z0-9]+")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 
 
 # ---------------------------------------------------------------- the real material
@@ -139,28 +146,30 @@ class Payload:  # a real non-HTML or non-200 response body
 
 
 def usable_charset(name: str | None) -> str | None:
-    if not name or name.lower() in ("unset", "none", ""):
+    """The name as given where Python knows the encoding, else None."""
+    if not name or name.lower() in ("unset", "none"):
         return None
     try:
-        return codecs.lookup(name).name
+        codecs.lookup(name)
     except LookupError:
         return None
+    return name
+
+
+def charset_of(content_type: str) -> str | None:
+    match = _CHARSET.search(content_type)
+    return match.group(1) if match else None
 
 
 def cleaneval_pages(folder: Path, set_name: str):
+    """Every input page (with gold or not), without the <text> wrapper CleanEval added; its
+    URL and encoding from that wrapper."""
     for path in sorted((folder / "input").glob("*.html")):
-        data = path.read_bytes()
-        head = _CLEANEVAL_HEAD.match(data)
-        body = goldsets_strip(data)
+        with path.open("rb") as handle:
+            head = _CLEANEVAL_HEAD.match(handle.read(4096))
         url = head.group(1).decode("latin-1") if head else None
         charset = usable_charset(head.group(2).decode("latin-1")) if head and head.group(2) else None
-        yield RealPage(f"{set_name}/{path.parent.parent.name}/{path.name}", url, body, charset)
-
-
-def goldsets_strip(data: bytes) -> bytes:
-    from corpus_pipeline import goldsets
-
-    return goldsets._TEXT_CLOSE.sub(b"", goldsets._TEXT_WRAPPER.sub(b"", data, count=1))
+        yield RealPage(f"{set_name}/{path.parent.parent.name}/{path.name}", url, goldsets.cleaneval_html(path), charset)
 
 
 def tar_members(path: Path, wanted) -> dict[str, bytes]:
@@ -219,7 +228,7 @@ def html_set(root: Path, name: str):
     elif name == "warc":
         for response in crawl_responses(root):
             if response.status == 200 and ingest.is_html(response.mime, response.body):
-                charset = usable_charset(ingest._declared_charset(response.mime))
+                charset = usable_charset(charset_of(response.mime))
                 yield RealPage(response.name, response.url, response.body, charset)
     else:
         raise ValueError(f"unknown source {name!r}: one of {', '.join(HTML_SETS)}")
@@ -237,7 +246,8 @@ def crawl_responses(root: Path):
                     body = ingest.undo_transfer_coding(body, http, 8 * MB, {})
                 except ingest.Drop:
                     continue
-                yield Payload(f"warc/{path.name}@{record.offset}", ingest._target_uri(record.headers), status,
+                url = record.headers.get("warc-target-uri", "").strip("<>") or None
+                yield Payload(f"warc/{path.name}@{record.offset}", url, status,
                               http.get("content-type", ""), body, http.get("location"))
 
 
@@ -754,10 +764,9 @@ class CorpusWriter:
             headers.append(("WARC-Truncated", "length"))
             self.truncated += 1
         self.current.write("response", headers, block)
-        charset = re.search(r"charset=([\w.:-]+)", capture.mime)
         meta = f"fetchTimeMs: {50 + hashing.uint64(self.seed, 'fetch', c) % 2000}\r\norigin: {capture.origin}\r\n"
-        if charset:
-            meta += f"charset-detected: {charset.group(1).upper()}\r\n"
+        if charset_of(capture.mime):
+            meta += f"charset-detected: {charset_of(capture.mime).upper()}\r\n"
         self.current.write("metadata", [("WARC-Date", date), ("WARC-Record-ID", record_id(self.seed, c, "metadata")),
                                          ("Content-Type", "application/warc-fields"), *common,
                                          ("WARC-Concurrent-To", response_id), ("WARC-Target-URI", capture.url)],
@@ -876,10 +885,10 @@ def parse_args(argv=None):
     parser.add_argument("--sources", default=",".join(HTML_SETS),
                         help="real HTML page sets to draw from (fewer: a faster start)")
     parser.add_argument("--non200-share", type=share, default=0.01, help="captures with a non-200 status")
-    parser.add_argument("--non-html-share", type=share, default=0.02, help="200 captures that are not HTML")
+    parser.add_argument("--non-html-share", type=share, default=0.012, help="captures that are 200s but not HTML")
     parser.add_argument("--planted-share", type=share, default=0.10, help="HTML 200 captures that are planted near-duplicates")
     parser.add_argument("--real-share", type=share, default=0.10, help="fresh pages that are real pages verbatim")
-    parser.add_argument("--long-share", type=share, default=0.005, help="assembled pages over 1 MiB (truncated)")
+    parser.add_argument("--long-share", type=share, default=0.007, help="assembled pages over 1 MiB (truncated)")
     args = parser.parse_args(argv)
     if not 0 < args.file_mb <= 1024 or args.total_mb <= 0:
         parser.error("--file-mb must be in (0, 1024] and --total-mb positive")
