@@ -56,7 +56,13 @@ random, from the running sentence streams of 3 donor pages of the skeleton's lan
 stream starting at a random sentence; every prose node gets at least 2 sentences, from at
 least 2 donors' streams, so no paragraph repeats across pages (the repeated-lines stage
 would take it). Title and h1-h6 text become a run of words of one donor sentence. The page
-is UTF-8 (meta charsets rewritten). Real text in new combinations: two assembled pages
+is UTF-8 (meta charsets rewritten). For 70% of assembled pages (`--cc-text-share`) the
+donors are documents of dolma's Common Crawl extract (CC-MAIN-2019-30, cc_text/; those of
+the skeleton's language with 5 sentences or more: 227 en, 71 es) instead of real pages:
+the gold sets are curated articles, which the quality classifier scores like WebText
+(median 0.92, the Pareto rule keeps about half), while raw CC text scores low; with 0.7 the
+default filter job keeps a share of the documents it ingests closer to a crawl's (see
+docs/crawl-corpus.md). Real text in new combinations: two assembled pages
 share a skeleton's template lines at most, and their shingle Jaccard stays far below the
 dedup threshold (the test checks that dedup finds nothing else than the planted pairs).
 
@@ -373,6 +379,7 @@ class Pool:
     skeletons: list[Skeleton]  # eligible ones
     sentences: dict[int, list[str]]  # page index -> its prose sentences (donor pages only)
     donors: dict[str, list[int]]  # language -> donor page indexes
+    cc_donors: dict[str, list[int]]  # language -> keys (negative) of Common Crawl text donors
     vocab: list[str]
     by_category: dict[str, list[Payload]]
     non200: list[Payload]
@@ -403,6 +410,7 @@ def build_pool(root: Path, sources, seed: int) -> Pool:
     skeletons = [s for s in skeletons if s.lang in donors]
     sentences = {i: s for i, s in sentences.items() if langs[i] in donors}
     vocab = sorted({w for i in sorted(sentences)[:VOCAB_PAGES] for s in sentences[i] for w in s.split()})
+    cc_donors = add_cc_text(root, sentences)
     by_category, non200 = other_payloads(root)
     hosts = sorted({urlsplit(p.url).netloc for p in pages if p.url and urlsplit(p.url).netloc})
     missing = [c for c, items in by_category.items() if not items]
@@ -412,11 +420,28 @@ def build_pool(root: Path, sources, seed: int) -> Pool:
     stats = {"real_html_pages": len(pages), "skeletons": len(skeletons),
              "skeletons_by_language": dict(sorted(Counter(s.lang for s in skeletons).items())),
              "donor_pages_by_language": {lang: len(ids) for lang, ids in sorted(donors.items())},
+             "cc_text_donors_by_language": {lang: len(ids) for lang, ids in sorted(cc_donors.items())},
              "donor_sentences": sum(len(s) for s in sentences.values()),
              "non_html_payloads": {c: len(items) for c, items in by_category.items()},
              "non200_payloads": dict(sorted(Counter(str(p.status) for p in non200).items())),
              "fingerprint": pool_fingerprint(pages, by_category, non200)}
-    return Pool(pages, skeletons, sentences, donors, vocab, by_category, non200, hosts, stats)
+    return Pool(pages, skeletons, sentences, donors, cc_donors, vocab, by_category, non200, hosts, stats)
+
+
+def add_cc_text(root: Path, sentences: dict[int, list[str]]) -> dict[str, list[int]]:
+    """Adds the documents of dolma's Common Crawl extract (CC-MAIN-2019-30, shared/data/cc_text)
+    to `sentences` under keys -1, -2, ...; returns {language: their keys} for languages with
+    MIN_BUCKET documents of 5 sentences or more."""
+    path = next((root / "cc_text").glob("dolma_CC-MAIN-*.jsonl.gz"))
+    by_lang: dict[str, list[int]] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for n, line in enumerate(lines):
+            own = sentences_of(json.loads(line)["text"].split("\n"))
+            if len(own) >= 5:
+                key = -(n + 1)
+                sentences[key] = own
+                by_lang.setdefault(langid.identify(" ".join(own[:20]), 1000)[0], []).append(key)
+    return {lang: keys for lang, keys in by_lang.items() if len(keys) >= MIN_BUCKET}
 
 
 def pool_fingerprint(pages, by_category, non200) -> str:
@@ -466,8 +491,12 @@ def heading_text(target: int, streams: Streams, rng: random.Random) -> str:
     return " ".join(out)
 
 
-def assembled_texts(pool: Pool, skeleton: Skeleton, rng: random.Random, scale: float = 1.0) -> list[str]:
-    bucket = [i for i in rng.sample(pool.donors[skeleton.lang], DONORS + 1) if i != skeleton.page][:DONORS]
+def assembled_texts(pool: Pool, skeleton: Skeleton, rng: random.Random, scale: float = 1.0,
+                    cc_text: bool = False) -> list[str]:
+    """New text for each slot, from the sentences of 3 donors of the skeleton's language:
+    other real pages, or (cc_text) documents of dolma's Common Crawl extract."""
+    candidates = pool.cc_donors[skeleton.lang] if cc_text else pool.donors[skeleton.lang]
+    bucket = [i for i in rng.sample(candidates, DONORS + 1) if i != skeleton.page][:DONORS]
     streams = Streams(pool, bucket, rng)
     texts = []
     for length, heading in zip(skeleton.lengths, skeleton.headings):
@@ -623,20 +652,23 @@ class Generator:
         else:
             index = k
             kind = "long" if self.draw("long", k) < self.args.long_share else "assembled"
-            skeleton, texts = self.assembled(k, kind)
+            skeleton, texts, cc_text = self.assembled(k, kind)
             url = self.made_url(k, texts[0] if texts else "page", self.pool.pages[skeleton.page].url)
-            origin = f"assembled: the markup of {self.pool.pages[skeleton.page].name}, sentences of other real pages"
+            donors = "real Common Crawl text (dolma CC-MAIN-2019-30)" if cc_text else "other real pages"
+            origin = f"assembled: the markup of {self.pool.pages[skeleton.page].name}, sentences of {donors}"
             capture = Capture(url, 200, "text/html; charset=UTF-8", render(skeleton, texts), kind, origin)
         self.fresh.append(Fresh(capture.kind, index, capture.url, c))
         if capture.kind != "long":  # a copy of a truncated page would be dropped with it
             self.copyable.append(k)
         return capture
 
-    def assembled(self, k: int, kind: str) -> tuple[Skeleton, list[str]]:
+    def assembled(self, k: int, kind: str) -> tuple[Skeleton, list[str], bool]:
+        """(skeleton, slot texts, text from Common Crawl) of assembled page k."""
         rng = self.rng("assembled", k)
         skeleton = self.pool.skeletons[rng.randrange(len(self.pool.skeletons))]
         scale = long_scale(skeleton) if kind == "long" else 1.0
-        return skeleton, assembled_texts(self.pool, skeleton, rng, scale)
+        cc_text = skeleton.lang in self.pool.cc_donors and self.draw("cc-text", k) < self.args.cc_text_share
+        return skeleton, assembled_texts(self.pool, skeleton, rng, scale, cc_text), cc_text
 
     def made_url(self, k: int, words: str, like: str | None = None) -> str:
         parts = urlsplit(like) if like and like.startswith("http") else None
@@ -654,14 +686,15 @@ class Generator:
             skeleton = skeleton_of(fresh.index, page, page_html, whole=True)
             texts = [None] * len(skeleton.raw)
         else:
-            skeleton, texts = self.assembled(k, fresh.kind)
+            skeleton, texts, _ = self.assembled(k, fresh.kind)
         texts, edits = edited(skeleton, texts, planted.rng_for(f"crawl-plant:{c}", self.seed), self.pool.vocab)
         body = with_date_line(render(skeleton, texts), rng)
         url = variant_url(fresh.url, c, rng)
         self.pairs.append({"fresh": k, "original_kind": fresh.kind, "original_capture": fresh.capture,
                            "original_url": fresh.url, "duplicate_capture": c, "duplicate_url": url,
                            "word_edits": edits})
-        return Capture(url, 200, "text/html; charset=UTF-8", body, "planted", f"planted: a near-duplicate of {fresh.url}")
+        return Capture(url, 200, "text/html; charset=UTF-8", body, "planted",
+                       f"planted: a near-duplicate of {fresh.url}")
 
 
 def html_type(charset: str | None, body: bytes) -> str:
@@ -681,7 +714,7 @@ def edited(skeleton: Skeleton, texts: list[str | None], np_rng, vocab: list[str]
     prose = [i for i, h in enumerate(skeleton.headings) if not h]
     lines = [plain(skeleton.raw[i]) if texts[i] is None else texts[i] for i in prose]
     words = sum(len(line.split()) for line in lines)
-    edits = max(1, round(np_rng.uniform(*PLANT_EDIT_RANGE) * words))
+    edits = min(words, max(1, round(np_rng.uniform(*PLANT_EDIT_RANGE) * words)))
     new_lines = planted.edit_words("\n".join(lines), edits, np_rng, vocab).split("\n")
     out = list(texts)
     for i, old, new in zip(prose, lines, new_lines):
@@ -886,14 +919,19 @@ def parse_args(argv=None):
                         help="real HTML page sets to draw from (fewer: a faster start)")
     parser.add_argument("--non200-share", type=share, default=0.01, help="captures with a non-200 status")
     parser.add_argument("--non-html-share", type=share, default=0.012, help="captures that are 200s but not HTML")
-    parser.add_argument("--planted-share", type=share, default=0.10, help="HTML 200 captures that are planted near-duplicates")
+    parser.add_argument("--planted-share", type=share, default=0.10,
+                        help="HTML 200 captures that are planted near-duplicates")
     parser.add_argument("--real-share", type=share, default=0.10, help="fresh pages that are real pages verbatim")
     parser.add_argument("--long-share", type=share, default=0.007, help="assembled pages over 1 MiB (truncated)")
+    parser.add_argument("--cc-text-share", type=share, default=0.7,
+                        help="assembled pages whose sentences come from real Common Crawl text, not gold pages")
     args = parser.parse_args(argv)
     if not 0 < args.file_mb <= 1024 or args.total_mb <= 0:
         parser.error("--file-mb must be in (0, 1024] and --total-mb positive")
     if args.non200_share + args.non_html_share > 1:
         parser.error("--non200-share plus --non-html-share exceed 1")
+    if not (Path(args.data) / "web_html").is_dir():
+        parser.error(f"no shared data at {args.data} (needs its web_html/ and warc/ folders)")
     args.sources = [s.strip() for s in args.sources.split(",") if s.strip()]
     unknown = set(args.sources) - set(HTML_SETS)
     if unknown:
@@ -920,7 +958,8 @@ def main(argv=None) -> int:
     summary = write_outputs(out, args, pool, writer, generator.pairs)
     cpu = cpu_seconds()
     gb = summary["bytes"] / 1e9
-    print(f"{WHAT}\n  {len(summary['files'])} files, {summary['bytes'] / MB:,.1f} MB, {summary['captures']:,} captures, "
+    print(f"{WHAT}\n  {len(summary['files'])} files, {summary['bytes'] / MB:,.1f} MB, "
+          f"{summary['captures']:,} captures, "
           f"{summary['planted_pairs']:,} planted pairs, {summary['truncated']:,} truncated -> {out}\n"
           f"  CPU {cpu:.1f} s (pool {pool_cpu:.1f} s, writing {cpu - pool_cpu:.1f} s = "
           f"{(cpu - pool_cpu) / gb if gb else 0:.0f} s per GB); peak RSS "
