@@ -273,27 +273,30 @@ def mix_and_pack(work: Path, master: str, filter_out: Path) -> dict:
     return runs
 
 
-def tiny_file(source: Path, dest: Path, records: int = TINY_RECORDS) -> Path:
-    """The first `records` gzip members (one WARC record each) of source, byte for byte."""
-    with open(source, "rb") as f:
-        data = f.read(64 * 1024 * 1024)
-    pos = 0
-    for _ in range(records):
-        if pos >= len(data):
-            break
-        member = zlib.decompressobj(31)
-        member.decompress(data[pos:pos + 8 * 1024 * 1024])
-        if not member.eof:
-            raise SystemExit(f"{source}: a record of over 8 MiB or not one gzip member per record")
-        pos = len(data[:pos + 8 * 1024 * 1024]) - len(member.unused_data)
+def cut_file(source: Path, dest: Path, records: int | None = None, max_bytes: int | None = None) -> Path:
+    """The first `records` gzip members (one WARC record each) of source, or its members that
+    start within its first `max_bytes`, byte for byte: a valid archive of its first records."""
+    pos, count, chunk = 0, 0, 8 * 1024 * 1024
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_bytes(data[:pos])
+    with open(source, "rb") as f, open(dest, "wb") as out:
+        while (records is None or count < records) and (max_bytes is None or pos < max_bytes):
+            f.seek(pos)
+            data = f.read(chunk)
+            if not data:
+                break
+            member = zlib.decompressobj(31)
+            member.decompress(data)
+            if not member.eof:
+                raise SystemExit(f"{source}: a record of over 8 MiB or not one gzip member per record")
+            size = len(data) - len(member.unused_data)
+            out.write(data[:size])
+            pos, count = pos + size, count + 1
     return dest
 
 
-def split_check(work: Path, path: str) -> list[dict]:
+def split_check(work: Path, path: str, repeats: int) -> list[dict]:
     runs = []
-    for repeat in range(2):
+    for repeat in range(repeats):
         for cores in (1, 2):
             run = run_filter(f"split_local{cores}_{repeat + 1}", [path], work, f"local[{cores}]", INGEST_ONLY)
             runs.append(dict(run, cores=cores, repeat=repeat + 1))
@@ -495,19 +498,21 @@ def targets(results: dict) -> list[dict]:
         add("filter_vs_datatrove", "not run", None)
     ing, pf = runs.get("ingest_only"), runs.get("process_file")
     if ing and pf:
-        ratio = ing["cpu_s"] / pf["cpu_s"]
-        add("ingest_vs_process_file", f"{ratio:.3g}x the CPU ({per_cpu(ing['pages'], ing['cpu_s'])} vs "
-                                      f"{per_cpu(ing['pages'], pf['cpu_s'])} pages/CPU-s, whole processes)",
-            ratio <= 1.25, f"process_file loop alone: {per_cpu(ing['pages'], pf['result']['loop_cpu_s'])} pages/CPU-s")
+        pf_pages = pf["result"]["pages"]  # its own: the baselines may read a cut (--baseline-mb)
+        ratio = (pf_pages / pf["cpu_s"]) / (ing["pages"] / ing["cpu_s"])
+        add("ingest_vs_process_file", f"{ratio:.3g}x the CPU per page ({per_cpu(ing['pages'], ing['cpu_s'])} vs "
+                                      f"{per_cpu(pf_pages, pf['cpu_s'])} pages/CPU-s, whole processes)",
+            ratio <= 1.25, f"process_file loop alone: {per_cpu(pf_pages, pf['result']['loop_cpu_s'])} pages/CPU-s")
     else:
         add("ingest_vs_process_file", "not run", None)
     split = results.get("split_check")
     if split:
         wall = {c: sum(r["wall_s"] for r in split if r["cores"] == c) for c in (1, 2)}
         pairs = ", ".join(f"{a['wall_s'] / b['wall_s']:.3g}x" for a, b in zip(split[0::2], split[1::2]))
+        rounds = len(split) // 2
         add("split", f"{wall[1] / wall[2]:.3g}x (pairs: {pairs})", wall[1] / wall[2] >= 1.8,
-            f"CPU-s local[1] {sum(r['cpu_s'] for r in split if r['cores'] == 1) / 2:.1f}, "
-            f"local[2] {sum(r['cpu_s'] for r in split if r['cores'] == 2) / 2:.1f} (mean of 2)")
+            f"CPU-s local[1] {sum(r['cpu_s'] for r in split if r['cores'] == 1) / rounds:.1f}, "
+            f"local[2] {sum(r['cpu_s'] for r in split if r['cores'] == 2) / rounds:.1f} (mean of {rounds})")
     else:
         add("split", "not run (--split-check)", None)
     tiny = runs.get("tiny")
@@ -555,6 +560,8 @@ def print_report(results: dict):
             count = run["stats"].get("stream_tokens")
         elif name == "bare_tokenizer":
             count = run["result"]["tokens"]
+        elif name == "process_file":
+            count = run["result"]["pages"]
         else:
             count = run.get("pages", pages)
         print(run_row(run, count, units.get(name, "pages")))
@@ -636,6 +643,9 @@ def main(argv=None) -> int:
     parser.add_argument("--split-file", help="the file for --split-check (default: the largest input)")
     parser.add_argument("--datatrove-path", help="a folder put on the datatrove run's PYTHONPATH, for WarcReader's "
                         "faust-cchardet and python-magic (pip install --target DIR ...)")
+    parser.add_argument("--baseline-mb", type=int, default=0,
+                        help="run process_file and datatrove on the first N MB of each file (rates per CPU-second)")
+    parser.add_argument("--split-repeats", type=int, default=2, help="--split-check rounds (default 2)")
     parser.add_argument("--tiny-from", help="the .warc.gz the tiny run's 50 records come from (default: the first)")
     for part in ("filter", "ingest-only", "tiny", "pack", "process-file", "datatrove"):
         parser.add_argument(f"--skip-{part}", action="store_true", help=f"do not run {part}"
@@ -660,7 +670,7 @@ def main(argv=None) -> int:
     if not args.skip_tiny:
         source = args.tiny_from or next((f for f in files if f.endswith(".warc.gz")), None)
         if source:
-            tiny = tiny_file(Path(source), work / "tiny_input" / f"tiny_{Path(source).name}")
+            tiny = cut_file(Path(source), work / "tiny_input" / f"tiny_{Path(source).name}", records=TINY_RECORDS)
             runs["tiny"] = run_filter("tiny", [str(tiny)], work, master)
     if not args.skip_pack:
         if not (work / "filter" / "documents").exists():
@@ -668,19 +678,26 @@ def main(argv=None) -> int:
         mixed = mix_and_pack(work, master, work / "filter")
         results["budget_tokens"] = mixed.pop("budget_tokens")
         runs.update(mixed)
+    baseline_files = files
+    if args.baseline_mb:  # the baselines' rates per CPU-second on the first MB of each file
+        baseline_files = [str(cut_file(Path(f), work / "baseline_input" / Path(f).name, max_bytes=args.baseline_mb << 20))
+                          for f in files]
+        results["baseline_mb"] = args.baseline_mb
     if not args.skip_process_file:
-        runs["process_file"] = run_child("process_file", work, files)
+        runs["process_file"] = run_child("process_file", work, baseline_files)
     if not args.skip_datatrove:
-        runs["datatrove"] = run = run_child("datatrove", work, [str(folder), str(work / "datatrove"), *files],
+        folder_of = str(Path(baseline_files[0]).parent)
+        runs["datatrove"] = run = run_child("datatrove", work, [folder_of, str(work / "datatrove"), *baseline_files],
                                             args.datatrove_path)
-        by_file = next((r["pages_by_file"] for name in ("filter", "ingest_only") if (r := runs.get(name))),
+        by_file = next((r["pages_by_file"] for name in ("filter", "ingest_only")
+                        if (r := runs.get(name)) and not args.baseline_mb),
                        runs.get("process_file", {}).get("result", {}).get("pages_by_file"))
         run["pages"] = (sum(n for name, n in by_file.items() if name not in run["result"]["failed_files"])
                         if by_file else None)
     if args.split_check:
         path = args.split_file or max(files, key=os.path.getsize)
         results["split_file"] = path
-        results["split_check"] = split_check(work, path)
+        results["split_check"] = split_check(work, path, args.split_repeats)
     results["targets"] = targets(results)
     print_report(results)
     if args.json:
