@@ -203,6 +203,16 @@ def shard_bytes(plan: Plan, shard: int, span_tokens: np.ndarray, device: str | N
     return rows.tobytes()
 
 
+def stream_pieces(tokens: np.ndarray, at: int, plan: Plan) -> Iterator[tuple[int, tuple[int, bytes]]]:
+    """(shard, (offset in the shard's span, uint16 bytes)) for `tokens`, which start at stream
+    offset `at`: the pieces `join_chunks` puts back together, one a shard they touch."""
+    end = at + len(tokens)
+    for shard in plan.shards_touching(at, end):
+        start, stop = plan.shard_span(shard)
+        lo, hi = max(at, start), min(end, stop)
+        yield shard, (lo - start, tokens[lo - at:hi - at].tobytes())
+
+
 def shard_record(plan: Plan, shard: int, data: bytes) -> dict:
     """Per-shard metadata that depends only on the shard's bytes and the plan."""
     last = shard == plan.shards - 1
