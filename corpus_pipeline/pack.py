@@ -122,7 +122,7 @@ class Plan:
 
 def document_tokens(text: str) -> np.ndarray:
     """GPT-2 ids of `text` followed by EOT, as uint16."""
-    ids = gpt2.encode(text)
+    ids = gpt2.encode_array(text)
     tokens = np.empty(len(ids) + 1, DTYPE)
     tokens[:-1] = ids
     tokens[-1] = gpt2.EOT

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpus_pipeline import config, gpt2, pack
-from corpus_pipeline.spark.pack import PackInputError, pack_job
+from corpus_pipeline.spark.pack import PackInputError, ordered_documents, pack_job, presorted_runs
 
 from .conftest import REPO
 
@@ -173,3 +173,27 @@ def test_output_is_pinned_on_real_data(spark, default_run):
     output, stats = default_run
     assert documents_digest(spark, output) == (PINNED_SCHEMA, PINNED_DOCUMENTS)
     assert metadata_digest(output) == PINNED_METADATA  # every shard's sha256 is in it
+
+
+@pytest.fixture(scope="module")
+def sorted_mixture(tmp_path_factory, cc_texts):
+    """The same mixture as jobs/mix.py writes it: each file a range of positions, sorted, in
+    row groups of 100 rows."""
+    folder = tmp_path_factory.mktemp("sorted_mixture")
+    for part, rows in enumerate([range(0, 250), range(250, 500), range(500, len(cc_texts))]):
+        pq.write_table(pa.table({"position": [10 * i for i in rows], "id": [f"cc-{i}" for i in rows],
+                                 "text": [cc_texts[i] for i in rows]}), folder / f"part-{part}.parquet",
+                       row_group_size=100)
+    return folder
+
+
+def test_a_sorted_mixture_is_read_without_a_sort_and_packs_the_same(spark, tmp_path, sorted_mixture, mixture):
+    docs, keys = ordered_documents(spark, [str(sorted_mixture)])
+    runs = presorted_runs(spark, docs, keys, 3)
+    groups = [group for run in runs for group in run]
+    assert len(runs) == 3 and [(g.first, g.last) for g in groups][:2] == [(0, 990), (1000, 1990)]
+    assert len(groups) == 8 and all(a.last < b.first for a, b in zip(groups, groups[1:]))
+    assert presorted_runs(spark, *ordered_documents(spark, [str(mixture)]), 3) is None  # shuffled files: Spark sorts
+    run_job(spark, sorted_mixture, tmp_path / "out")
+    assert documents_digest(spark, tmp_path / "out") == (PINNED_SCHEMA, PINNED_DOCUMENTS)
+    assert metadata_digest(tmp_path / "out") == PINNED_METADATA

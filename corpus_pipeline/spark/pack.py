@@ -120,6 +120,111 @@ def sorted_tokens(docs, key_names: list[str], partitions: int):
     return ordered.rdd.mapPartitions(tokenized_chunks, preservesPartitioning=True)
 
 
+class RowGroup(NamedTuple):
+    """One Parquet row group of a mixture: where it is, its size, and its first and last position."""
+    file: str
+    index: int
+    size: int  # bytes, uncompressed: what balances the tasks
+    first: int
+    last: int
+
+
+def presorted_runs(spark, docs, key_names: list[str], partitions: int) -> list[list[RowGroup]] | None:
+    """Runs of row groups, one a task, in position order, where the input needs no sort: a
+    mixture's files (issue 5) each hold a range of positions, sorted. Found from the
+    position column alone (8 bytes a document); None where any row group is unsorted, holds
+    a null, or overlaps another, or a column is not as the fast reader expects: then Spark
+    sorts, and says what is wrong with the order."""
+    files = docs.inputFiles()
+    if key_names != [POSITION] or not files:
+        return None
+    summaries = spark.sparkContext.parallelize(files, min(len(files), 1024)).flatMap(row_group_summaries).collect()
+    if not summaries or any(s is None for s in summaries):
+        return None
+    groups = sorted((s for s in summaries if s.size), key=lambda g: g.first)
+    if any(a.last >= b.first for a, b in zip(groups, groups[1:])):
+        return None
+    return balanced_runs(groups, partitions or max(spark.sparkContext.defaultParallelism,
+                                                   -(-sum(g.size for g in groups) // TASK_BYTES)))
+
+
+TASK_BYTES = 128 << 20  # as spark.sql.files.maxPartitionBytes: text a tokenize task reads
+
+
+def row_group_summaries(uri: str) -> list[RowGroup | None]:
+    """RowGroups of one file (size 0 for an empty one), or [None] where it cannot take the fast path."""
+    import pyarrow.parquet as pq
+    import pyarrow.types as pat
+
+    with _open(uri) as handle:
+        parquet = pq.ParquetFile(handle)
+        schema = parquet.schema_arrow
+        names = set(schema.names)
+        if ("text" not in names or not _is_string(schema.field("text").type) or POSITION not in names
+                or not pat.is_integer(schema.field(POSITION).type) or ("id" in names and not _is_string(schema.field("id").type))):
+            return [None]
+        groups = []
+        for index in range(parquet.num_row_groups):
+            column = parquet.read_row_group(index, columns=[POSITION]).column(0)
+            if column.null_count:
+                return [None]
+            positions = column.to_numpy().astype(np.int64)
+            if not (np.diff(positions) > 0).all():
+                return [None]
+            size = parquet.metadata.row_group(index).total_byte_size
+            groups.append(RowGroup(uri, index, size, int(positions[0]), int(positions[-1])) if len(positions)
+                          else RowGroup(uri, index, 0, 0, 0))
+        return groups
+
+
+def _is_string(arrow_type) -> bool:
+    import pyarrow.types as pat
+
+    return pat.is_string(arrow_type) or pat.is_large_string(arrow_type)
+
+
+def _open(uri: str):
+    """A file an executor reads, from the URI Spark listed (percent-encoded)."""
+    import urllib.parse
+
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(uri)
+    return fs.open(urllib.parse.unquote(path), "rb")
+
+
+def balanced_runs(groups: list[RowGroup], tasks: int) -> list[list[RowGroup]]:
+    """`groups` cut, in order, into at most `tasks` runs of about equal size."""
+    total, runs, at = sum(g.size for g in groups), [[]], 0
+    for group in groups:
+        if runs[-1] and at >= total * len(runs) / tasks:
+            runs.append([])
+        runs[-1].append(group)
+        at += group.size
+    return runs
+
+
+def presorted_tokens(spark, runs: list[list[RowGroup]]):
+    """RDD of Chunks in position order: task i reads run i with pyarrow, no shuffle, no sort."""
+    return spark.sparkContext.parallelize(runs, len(runs)).mapPartitions(
+        lambda tasks: tokenized_chunks(row for run in tasks for row in mixture_rows(run)))
+
+
+def mixture_rows(run: list[RowGroup]) -> Iterator[tuple]:
+    """(position, id, text) of each row of the run's row groups, in order."""
+    import pyarrow.parquet as pq
+
+    for group in run:
+        with _open(group.file) as handle:
+            parquet = pq.ParquetFile(handle)
+            columns = [POSITION, "id", "text"] if "id" in parquet.schema_arrow.names else [POSITION, "text"]
+            for batch in parquet.iter_batches(batch_size=1024, row_groups=[group.index], columns=columns):
+                values = [c.to_pylist() for c in batch.columns]
+                if len(values) == 2:
+                    values.insert(1, [None] * batch.num_rows)
+                yield from zip(*values)
+
+
 def partition_offsets(tokens) -> tuple[dict[int, tuple[int, int]], int, int, int]:
     """{partition: (first document index, first stream offset)}, documents, stream tokens,
     empty texts; raises where the order key is null or not unique (the order would be
@@ -246,7 +351,9 @@ def shard_document_counts(documents, plan: pack.Plan) -> tuple[dict[int, int], s
 def pack_documents(spark, paths, cfg: PackConfig, out) -> dict:
     """Writes shards, documents/ and returns metadata for `out` (an AtomicOutput)."""
     docs, key_names = ordered_documents(spark, paths)
-    tokens = sorted_tokens(docs, key_names, cfg.partitions).persist(StorageLevel.MEMORY_AND_DISK)
+    runs = presorted_runs(spark, docs, key_names, cfg.partitions)
+    tokens = presorted_tokens(spark, runs) if runs else sorted_tokens(docs, key_names, cfg.partitions)
+    tokens.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         offsets, n_docs, total, empty = partition_offsets(tokens)
         plan = pack.Plan(cfg.seq_len, cfg.with_target, cfg.rows_per_shard, cfg.tail, total)
