@@ -5,12 +5,14 @@ document order); without `position`, documents are ordered by (input file path, 
 the file). Empty texts are skipped and counted. Produces the shards and metadata of
 corpus_pipeline.pack, byte-identical to `pack_texts` on the same ordered texts, under any
 partitioning; nothing proportional to the corpus ever reaches the driver:
-1. documents are range-partitioned and sorted by their order key, then tokenized on the
-   executors (one tokenizer per worker process); the tokens are persisted;
-2. each partition's first and last key, document and token counts come to the driver
-   (four numbers a partition); their prefix sums give every partition its first document
+1. documents are put in order: a mixture whose files hold sorted, disjoint position ranges
+   (what jobs/mix.py writes) is read by the tasks row group by row group, any other input
+   is range-partitioned and sorted by its order key; the executors tokenize them (one
+   tokenizer per worker process) into Chunks of numpy arrays, which are persisted;
+2. each partition's first and last key, document, token and empty-text counts come to the
+   driver (five numbers a partition); their prefix sums give every partition its first document
    index and its stream offset;
-3. every document is cut into pieces at shard boundaries, keyed by shard; one task per
+3. every chunk is cut into pieces at shard boundaries, keyed by shard; one task per
    shard joins its pieces (so fragments at partition boundaries meet there), cuts the rows
    and writes the shard file;
 4. documents/ (one row per document: index, order key, stream offset, token count, shard)
