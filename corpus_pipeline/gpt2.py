@@ -62,6 +62,18 @@ def encode(text: str) -> list[int]:
     return encoding().encode_ordinary(text)
 
 
+def encode_array(text: str):
+    """The ids of `encode` as a uint32 numpy array, straight from tiktoken's buffer: the pack
+    stage needs arrays, and a Python int per token cost it a tenth of the BPE. The one place
+    the pack stage calls the tokenizer."""
+    try:  # no special token is allowed, so <|endoftext|> in the text stays plain text
+        return encoding().encode_to_numpy(text, allowed_special=set(), disallowed_special=())
+    except UnicodeEncodeError:  # lone surrogates: encode_ordinary's own repair, then an array
+        import numpy as np
+
+        return np.array(encode(text), np.uint32)
+
+
 def count_tokens(text: str) -> int:
     return len(encode(text))
 

@@ -122,7 +122,7 @@ class Plan:
 
 def document_tokens(text: str) -> np.ndarray:
     """GPT-2 ids of `text` followed by EOT, as uint16."""
-    ids = gpt2.encode(text)
+    ids = gpt2.encode_array(text)
     tokens = np.empty(len(ids) + 1, DTYPE)
     tokens[:-1] = ids
     tokens[-1] = gpt2.EOT
@@ -201,6 +201,16 @@ def join_chunks(chunks: Iterable[tuple[int, bytes]], length: int) -> np.ndarray:
 def shard_bytes(plan: Plan, shard: int, span_tokens: np.ndarray, device: str | None = None) -> bytes:
     rows = assemble_rows(span_tokens, plan.shard_rows(shard), plan.width, plan.seq_len, device)
     return rows.tobytes()
+
+
+def stream_pieces(tokens: np.ndarray, at: int, plan: Plan) -> Iterator[tuple[int, tuple[int, bytes]]]:
+    """(shard, (offset in the shard's span, uint16 bytes)) for `tokens`, which start at stream
+    offset `at`: the pieces `join_chunks` puts back together, one a shard they touch."""
+    end = at + len(tokens)
+    for shard in plan.shards_touching(at, end):
+        start, stop = plan.shard_span(shard)
+        lo, hi = max(at, start), min(end, stop)
+        yield shard, (lo - start, tokens[lo - at:hi - at].tobytes())
 
 
 def shard_record(plan: Plan, shard: int, data: bytes) -> dict:

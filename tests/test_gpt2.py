@@ -28,6 +28,11 @@ def test_endoftext_inside_a_document_is_plain_text():
     assert gpt2.decode(ids) == "a<|endoftext|>b"
 
 
+def test_encode_array_is_encode():
+    for text in ["a<|endoftext|>b", "", "caf\u00e9 \U0001f600 x", "lone \ud800 surrogate"]:
+        assert gpt2.encode_array(text).tolist() == gpt2.encode(text)
+
+
 def test_vocabulary_hash_is_stable():
     assert gpt2.vocabulary_hash() == "8c804d3efe38557690b753b370eb0b654b52ba784b0d6d3cd3e9ba730b0dacef"
 
@@ -118,6 +123,12 @@ def test_ids_equal_r50k_base_for_every_shared_document(documents):
         tokens += sum(map(len, ours))
     assert not mismatched, f"{len(mismatched)} documents differ, first {documents[mismatched[0]][:80]!r}"
     assert tokens > 10_000_000
+
+
+def test_encode_array_equals_encode_for_every_shared_document(documents):
+    """The array the pack stage tokenizes with against tiktoken's encode_ordinary."""
+    mismatched = [i for i, d in enumerate(documents) if gpt2.encode_array(d).tolist() != gpt2.encode(d)]
+    assert not mismatched, f"{len(mismatched)} documents differ, first {documents[mismatched[0]][:80]!r}"
 
 
 def test_ids_equal_hugging_face_tokenizers(documents):

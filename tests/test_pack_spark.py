@@ -1,4 +1,5 @@
 """The Spark pack job: same bytes as plain-Python pack_texts, whatever the partitioning."""
+import hashlib
 import json
 import random
 import subprocess
@@ -9,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpus_pipeline import config, gpt2, pack
-from corpus_pipeline.spark.pack import PackInputError, pack_job
+from corpus_pipeline.spark.pack import PackInputError, ordered_documents, pack_job, presorted_runs
 
 from .conftest import REPO
 
@@ -116,6 +117,8 @@ def test_partitioning_never_changes_the_bytes(spark, tmp_path, plain_folder, cc_
     in_file_order = [t for part in range(4) for t in cc_texts[part::4]]
     expected = pack.pack_texts(in_file_order, tmp_path / "python", rows_per_shard=16)
     assert comparable(json.loads((tmp_path / "three" / "metadata.json").read_text())) == expected
+    assert documents_digest(spark, tmp_path / "one") == documents_digest(spark, tmp_path / "three")
+    assert documents_digest(spark, tmp_path / "three")[1] == PINNED_FILE_ORDER_DOCUMENTS
 
 
 @pytest.mark.parametrize("positions,message", [([1, 2, 2], "not unique"), ([1, None, 3], "null order key"),
@@ -140,3 +143,57 @@ def test_cli_errors_before_spark_starts(tmp_path):
     result = subprocess.run([sys.executable, str(REPO / "jobs" / "pack.py"), "--input", str(tmp_path / "missing")],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "pack.py: error: input not found" in result.stderr
+
+
+def documents_digest(spark, output) -> tuple[list, str]:
+    """(schema as (name, type, nullable), sha256 of every row in doc_index order) of documents/."""
+    frame = spark.read.parquet(str(output / "documents"))
+    schema = [(f.name, f.dataType.simpleString(), f.nullable) for f in frame.schema.fields]
+    rows = [[v.rsplit("/", 1)[-1] if k == "source_file" else v for k, v in r.asDict().items()]
+            for r in frame.orderBy("doc_index").collect()]  # a file's name, not its tmp path
+    return schema, hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+
+def metadata_digest(output) -> str:
+    meta = comparable(json.loads((output / "metadata.json").read_text()))
+    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
+
+
+# Digests of what the job wrote on the real CC mixture before the job was rewritten for speed
+# (row-by-row RDD, 2026-12-07): the rewrite must write the same shards, metadata and index.
+PINNED_SCHEMA = [("doc_index", "bigint", True), ("position", "bigint", True), ("id", "string", True),
+                 ("token_start", "bigint", True), ("tokens", "bigint", True), ("shard", "int", True),
+                 ("doc_hash", "bigint", True)]
+PINNED_METADATA = "372c5bc4d2557878878ade7aa0f3f0db02b549debe851e5abae240ea40adf1d0"
+PINNED_DOCUMENTS = "560c49fc48713aa76360258df3cc09971cf3ec562f7a74d8166a8193e0500891"
+PINNED_FILE_ORDER_DOCUMENTS = "69e87eaf904a16ae169bbb519d6e1dcf41977368f9bcdfe708eb126ea6a5d04d"
+
+
+def test_output_is_pinned_on_real_data(spark, default_run):
+    output, stats = default_run
+    assert documents_digest(spark, output) == (PINNED_SCHEMA, PINNED_DOCUMENTS)
+    assert metadata_digest(output) == PINNED_METADATA  # every shard's sha256 is in it
+
+
+@pytest.fixture(scope="module")
+def sorted_mixture(tmp_path_factory, cc_texts):
+    """The same mixture as jobs/mix.py writes it: each file a range of positions, sorted, in
+    row groups of 100 rows."""
+    folder = tmp_path_factory.mktemp("sorted_mixture")
+    for part, rows in enumerate([range(0, 250), range(250, 500), range(500, len(cc_texts))]):
+        pq.write_table(pa.table({"position": [10 * i for i in rows], "id": [f"cc-{i}" for i in rows],
+                                 "text": [cc_texts[i] for i in rows]}), folder / f"part-{part}.parquet",
+                       row_group_size=100)
+    return folder
+
+
+def test_a_sorted_mixture_is_read_without_a_sort_and_packs_the_same(spark, tmp_path, sorted_mixture, mixture):
+    docs, keys = ordered_documents(spark, [str(sorted_mixture)])
+    runs = presorted_runs(spark, docs, keys, 3)
+    groups = [group for run in runs for group in run]
+    assert len(runs) == 3 and [(g.first, g.last) for g in groups][:2] == [(0, 990), (1000, 1990)]
+    assert len(groups) == 8 and all(a.last < b.first for a, b in zip(groups, groups[1:]))
+    assert presorted_runs(spark, *ordered_documents(spark, [str(mixture)]), 3) is None  # shuffled files: Spark sorts
+    run_job(spark, sorted_mixture, tmp_path / "out")
+    assert documents_digest(spark, tmp_path / "out") == (PINNED_SCHEMA, PINNED_DOCUMENTS)
+    assert metadata_digest(tmp_path / "out") == PINNED_METADATA

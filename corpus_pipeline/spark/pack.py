@@ -5,12 +5,14 @@ document order); without `position`, documents are ordered by (input file path, 
 the file). Empty texts are skipped and counted. Produces the shards and metadata of
 corpus_pipeline.pack, byte-identical to `pack_texts` on the same ordered texts, under any
 partitioning; nothing proportional to the corpus ever reaches the driver:
-1. documents are range-partitioned and sorted by their order key, then tokenized on the
-   executors (one tokenizer per worker process); the tokens are persisted;
-2. each partition's first and last key, document and token counts come to the driver
-   (four numbers a partition); their prefix sums give every partition its first document
+1. documents are put in order: a mixture whose files hold sorted, disjoint position ranges
+   (what jobs/mix.py writes) is read by the tasks row group by row group, any other input
+   is range-partitioned and sorted by its order key; the executors tokenize them (one
+   tokenizer per worker process) into Chunks of numpy arrays, which are persisted;
+2. each partition's first and last key, document, token and empty-text counts come to the
+   driver (five numbers a partition); their prefix sums give every partition its first document
    index and its stream offset;
-3. every document is cut into pieces at shard boundaries, keyed by shard; one task per
+3. every chunk is cut into pieces at shard boundaries, keyed by shard; one task per
    shard joins its pieces (so fragments at partition boundaries meet there), cuts the rows
    and writes the shard file;
 4. documents/ (one row per document: index, order key, stream offset, token count, shard)
@@ -19,8 +21,12 @@ partitioning; nothing proportional to the corpus ever reaches the driver:
 """
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
+from typing import Iterator, NamedTuple
 
+import numpy as np
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -40,8 +46,8 @@ class PackInputError(UserError, ValueError):
 
 
 def ordered_documents(spark, paths) -> tuple:
-    """(frame of order key columns, id, text; key column names) for non-empty texts, and
-    the number of empty ones."""
+    """(frame of order key columns, id, text; key column names). Empty texts stay in: the
+    tokenize tasks skip and count them, which spares a pass over the corpus to count them."""
     refuse_mixture_folders(spark, paths)
     frame = spark.read.parquet(*paths)
     if "text" not in frame.columns:
@@ -53,10 +59,8 @@ def ordered_documents(spark, paths) -> tuple:
     else:  # Parquet's own row numbers: stable under any split of the files into partitions
         keys = [F.col("_metadata.file_path").alias(FILE_ORDER[0]), F.col("_metadata.row_index").alias(FILE_ORDER[1])]
     ident = F.col("id").cast("string") if "id" in frame.columns else F.lit(None).cast("string")
-    docs = frame.select(*keys, ident.alias("id"), "text")
-    empty = F.col("text").isNull() | (F.length("text") == 0)
     names = [POSITION] if POSITION in frame.columns else list(FILE_ORDER)
-    return docs.filter(~empty), names, docs.filter(empty).count()
+    return frame.select(*keys, ident.alias("id"), "text"), names
 
 
 def refuse_mixture_folders(spark, paths):
@@ -69,60 +73,198 @@ def refuse_mixture_folders(spark, paths):
             raise PackInputError(f"{folder} is a mixture's output folder; pass its documents: {folder}/documents")
 
 
+class Chunk(NamedTuple):
+    """Consecutive non-empty documents of one sorted partition, tokenized: what is persisted.
+    A few large records a partition instead of one a document, so that the passes over
+    them (summary, shard pieces, documents/) cost per chunk, not per document."""
+    keys: list  # order key tuples
+    ids: list  # id strings (or None)
+    lengths: np.ndarray  # int64: each document's tokens, its EOT included
+    tokens: np.ndarray  # uint16: the documents' tokens with their EOTs, concatenated
+    digests: bytes  # TEXT_DIGEST bytes a document (pack.text_digest)
+    empty: int  # empty texts met (and skipped) before the end of this chunk
+
+
+CHUNK_TOKENS = 1 << 22  # 8 MiB of tokens a chunk: a tokenize task holds about twice that
+TEXT_DIGEST = 16  # bytes of pack.text_digest
+
+
+def tokenized_chunks(rows, chunk_tokens: int = CHUNK_TOKENS) -> Iterator[Chunk]:
+    """Chunks of (key..., id, text) rows in their order; empty texts are counted, not kept."""
+    keys, ids, parts, digests, empty, size = [], [], [], [], 0, 0
+    for *key, ident, text in rows:
+        if not text:  # a bare EOT would only teach EOT -> EOT
+            empty += 1
+            continue
+        tokens = pack.document_tokens(text)
+        keys.append(tuple(key))
+        ids.append(ident)
+        parts.append(tokens)
+        digests.append(pack.text_digest(text))
+        size += len(tokens)
+        if size >= chunk_tokens:
+            yield _chunk(keys, ids, parts, digests, empty)
+            keys, ids, parts, digests, empty, size = [], [], [], [], 0, 0
+    if keys or empty:
+        yield _chunk(keys, ids, parts, digests, empty)
+
+
+def _chunk(keys, ids, parts, digests, empty) -> Chunk:
+    lengths = np.fromiter(map(len, parts), np.int64, len(parts))
+    tokens = np.concatenate(parts) if parts else np.empty(0, pack.DTYPE)
+    return Chunk(keys, ids, lengths, tokens, b"".join(digests), empty)
+
+
 def sorted_tokens(docs, key_names: list[str], partitions: int):
-    """RDD of (key, id, uint16 token bytes with EOT, text digest), in global key order."""
+    """RDD of Chunks in global key order (partition by partition, chunk by chunk)."""
     ordered = (docs.repartitionByRange(partitions, *key_names).sortWithinPartitions(*key_names)
                if partitions else docs.orderBy(*key_names))
-
-    def tokenize(rows):
-        for row in rows:
-            key = tuple(row[name] for name in key_names)
-            yield key, row["id"], pack.document_tokens(row["text"]).tobytes(), pack.text_digest(row["text"])
-
-    return ordered.rdd.mapPartitions(tokenize, preservesPartitioning=True)
+    return ordered.rdd.mapPartitions(tokenized_chunks, preservesPartitioning=True)
 
 
-def partition_offsets(tokens) -> tuple[dict[int, tuple[int, int]], int, int]:
-    """{partition: (first document index, first stream offset)}, documents, stream tokens;
-    raises where the order key is null or not unique (the order would be undefined)."""
-    def summary(index, records):
-        docs = total = 0
+class RowGroup(NamedTuple):
+    """One Parquet row group of a mixture: where it is, its size, and its first and last position."""
+    file: str
+    index: int
+    size: int  # bytes, uncompressed: what balances the tasks
+    first: int
+    last: int
+
+
+def presorted_runs(spark, docs, key_names: list[str], partitions: int) -> list[list[RowGroup]] | None:
+    """Runs of row groups, one a task, in position order, where the input needs no sort: a
+    mixture's files (issue 5) each hold a range of positions, sorted. Found from the
+    position column alone (8 bytes a document); None where any row group is unsorted, holds
+    a null, or overlaps another, or a column is not as the fast reader expects: then Spark
+    sorts, and says what is wrong with the order."""
+    files = docs.inputFiles()
+    if key_names != [POSITION] or not files:
+        return None
+    summaries = spark.sparkContext.parallelize(files, min(len(files), 1024)).flatMap(row_group_summaries).collect()
+    if not summaries or any(s is None for s in summaries):
+        return None
+    groups = sorted((s for s in summaries if s.size), key=lambda g: g.first)
+    if any(a.last >= b.first for a, b in zip(groups, groups[1:])):
+        return None
+    return balanced_runs(groups, partitions or max(spark.sparkContext.defaultParallelism,
+                                                   -(-sum(g.size for g in groups) // TASK_BYTES)))
+
+
+TASK_BYTES = 128 << 20  # as spark.sql.files.maxPartitionBytes: text a tokenize task reads
+
+
+def row_group_summaries(uri: str) -> list[RowGroup | None]:
+    """RowGroups of one file (size 0 for an empty one), or [None] where it cannot take the fast path."""
+    import pyarrow.parquet as pq
+    import pyarrow.types as pat
+
+    with _open(uri) as handle:
+        parquet = pq.ParquetFile(handle)
+        schema = parquet.schema_arrow
+        names = set(schema.names)
+        if ("text" not in names or not _is_string(schema.field("text").type) or POSITION not in names
+                or not pat.is_integer(schema.field(POSITION).type) or ("id" in names and not _is_string(schema.field("id").type))):
+            return [None]
+        groups = []
+        for index in range(parquet.num_row_groups):
+            column = parquet.read_row_group(index, columns=[POSITION]).column(0)
+            if column.null_count:
+                return [None]
+            positions = column.to_numpy().astype(np.int64)
+            if not (np.diff(positions) > 0).all():
+                return [None]
+            size = parquet.metadata.row_group(index).total_byte_size
+            groups.append(RowGroup(uri, index, size, int(positions[0]), int(positions[-1])) if len(positions)
+                          else RowGroup(uri, index, 0, 0, 0))
+        return groups
+
+
+def _is_string(arrow_type) -> bool:
+    import pyarrow.types as pat
+
+    return pat.is_string(arrow_type) or pat.is_large_string(arrow_type)
+
+
+def _open(uri: str):
+    """A file an executor reads, from the URI Spark listed (percent-encoded)."""
+    import urllib.parse
+
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(uri)
+    return fs.open(urllib.parse.unquote(path), "rb")
+
+
+def balanced_runs(groups: list[RowGroup], tasks: int) -> list[list[RowGroup]]:
+    """`groups` cut, in order, into at most `tasks` runs of about equal size."""
+    total, runs, at = sum(g.size for g in groups), [[]], 0
+    for group in groups:
+        if runs[-1] and at >= total * len(runs) / tasks:
+            runs.append([])
+        runs[-1].append(group)
+        at += group.size
+    return runs
+
+
+def presorted_tokens(spark, runs: list[list[RowGroup]]):
+    """RDD of Chunks in position order: task i reads run i with pyarrow, no shuffle, no sort."""
+    return spark.sparkContext.parallelize(runs, len(runs)).mapPartitions(
+        lambda tasks: tokenized_chunks(row for run in tasks for row in mixture_rows(run)))
+
+
+def mixture_rows(run: list[RowGroup]) -> Iterator[tuple]:
+    """(position, id, text) of each row of the run's row groups, in order."""
+    import pyarrow.parquet as pq
+
+    for group in run:
+        with _open(group.file) as handle:
+            parquet = pq.ParquetFile(handle)
+            columns = [POSITION, "id", "text"] if "id" in parquet.schema_arrow.names else [POSITION, "text"]
+            for batch in parquet.iter_batches(batch_size=1024, row_groups=[group.index], columns=columns):
+                values = [c.to_pylist() for c in batch.columns]
+                if len(values) == 2:
+                    values.insert(1, [None] * batch.num_rows)
+                yield from zip(*values)
+
+
+def partition_offsets(tokens) -> tuple[dict[int, tuple[int, int]], int, int, int]:
+    """{partition: (first document index, first stream offset)}, documents, stream tokens,
+    empty texts; raises where the order key is null or not unique (the order would be
+    undefined)."""
+    def summary(index, chunks):
+        docs = total = empty = 0
         first = last = problem = None
-        for key, _, data, _ in records:
-            docs, total = docs + 1, total + len(data) // pack.DTYPE.itemsize
-            if None in key:
-                problem = problem or "a document has a null order key"
-                continue
-            if last is not None and key <= last:
-                problem = problem or f"order key {key} is not unique"
-            first, last = first if first is not None else key, key
-        yield index, docs, total, first, last, problem
+        for chunk in chunks:
+            docs, total, empty = docs + len(chunk.keys), total + len(chunk.tokens), empty + chunk.empty
+            for key in chunk.keys:
+                if None in key:
+                    problem = problem or "a document has a null order key"
+                    continue
+                if last is not None and key <= last:
+                    problem = problem or f"order key {key} is not unique"
+                first, last = first if first is not None else key, key
+        yield index, docs, total, empty, first, last, problem
 
     parts = sorted(tokens.mapPartitionsWithIndex(summary).collect())
-    offsets, docs, total, last = {}, 0, 0, None
-    for index, n_docs, n_tokens, first_key, last_key, problem in parts:
+    offsets, docs, total, empty, last = {}, 0, 0, 0, None
+    for index, n_docs, n_tokens, n_empty, first_key, last_key, problem in parts:
         if n_docs and last is not None and first_key <= last:
             problem = problem or f"order key {first_key} is not unique"
         if problem:  # raised here, not in the task, so that the user sees one line
             raise PackInputError(problem)
         offsets[index] = (docs, total)
-        docs, total = docs + n_docs, total + n_tokens
+        docs, total, empty = docs + n_docs, total + n_tokens, empty + n_empty
         last = last_key if n_docs else last
-    return offsets, docs, total
+    return offsets, docs, total, empty
 
 
 def shard_pieces(tokens, offsets, plan: pack.Plan):
-    """(shard, (offset in the shard's span, token bytes)) for every piece of every document."""
-    def pieces(index, records):
+    """(shard, (offset in the shard's span, token bytes)): each chunk cut at shard boundaries."""
+    def pieces(index, chunks):
         at = offsets[index][1]
-        for _, _, data, _ in records:
-            end = at + len(data) // pack.DTYPE.itemsize
-            for shard in plan.shards_touching(at, end):
-                start, stop = plan.shard_span(shard)
-                lo, hi = max(at, start), min(end, stop)
-                size = pack.DTYPE.itemsize
-                yield shard, (lo - start, data[(lo - at) * size:(hi - at) * size])
-            at = end
+        for chunk in chunks:
+            yield from pack.stream_pieces(chunk.tokens, at, plan)
+            at += len(chunk.tokens)
 
     return tokens.mapPartitionsWithIndex(pieces)
 
@@ -174,12 +316,15 @@ def _remove_scratch(folder: str):
 
 def document_index(spark, tokens, offsets, plan: pack.Plan, key_names: list[str]):
     """documents/: one row per document, in stream order, for mapping rows back to sources."""
-    def rows(index, records):
+    def rows(index, chunks):
         doc, at = offsets[index]
-        for key, ident, data, digest in records:
-            length = len(data) // pack.DTYPE.itemsize
-            yield (doc, *key, ident, at, length, plan.home_shard(at), pack.document_hash(doc, digest))
-            doc, at = doc + 1, at + length
+        for chunk in chunks:
+            starts = (at + np.cumsum(chunk.lengths) - chunk.lengths).tolist()
+            for i, (key, ident, start, length) in enumerate(zip(chunk.keys, chunk.ids, starts, chunk.lengths.tolist())):
+                digest = chunk.digests[i * TEXT_DIGEST:(i + 1) * TEXT_DIGEST]
+                yield (doc, *key, ident, start, length, plan.home_shard(start), pack.document_hash(doc, digest))
+                doc += 1
+            at += len(chunk.tokens)
 
     key_fields = ([T.StructField(POSITION, T.LongType())] if key_names == [POSITION] else
                   [T.StructField(FILE_ORDER[0], T.StringType()), T.StructField(FILE_ORDER[1], T.LongType())])
@@ -187,27 +332,32 @@ def document_index(spark, tokens, offsets, plan: pack.Plan, key_names: list[str]
                            T.StructField("id", T.StringType()), T.StructField("token_start", T.LongType()),
                            T.StructField("tokens", T.LongType()), T.StructField("shard", T.IntegerType()),
                            T.StructField("doc_hash", T.LongType())])
-    return spark.createDataFrame(tokens.mapPartitionsWithIndex(rows), schema)
+    # The rows are built to the schema above (Python ints and strings); checking each
+    # field of each row in Python cost more than tokenizing short documents.
+    return spark.createDataFrame(tokens.mapPartitionsWithIndex(rows), schema, verifySchema=False)
 
 
 def shard_document_counts(documents, plan: pack.Plan) -> tuple[dict[int, int], set[int], int, int]:
     """(documents starting per shard, shards starting with a document, documents in a dropped
     tail, XOR of document hashes), read from the written documents/."""
     at_start = (F.col("token_start") % F.lit(plan.shard_stride) == 0).cast("int")
-    per_shard = documents.groupBy("shard").agg(F.count("*").alias("n"), F.max(at_start).alias("boundary")).collect()
+    per_shard = documents.groupBy("shard").agg(F.count("*").alias("n"), F.max(at_start).alias("boundary"),
+                                               F.bit_xor("doc_hash").alias("xor")).collect()
     starts = {r["shard"]: r["n"] for r in per_shard if r["shard"] is not None}
     boundary = {r["shard"] for r in per_shard if r["shard"] is not None and r["boundary"]}
     dropped = sum(r["n"] for r in per_shard if r["shard"] is None)
-    xor = documents.agg(F.bit_xor("doc_hash")).first()[0] or 0
+    xor = functools.reduce(operator.xor, (r["xor"] for r in per_shard), 0)  # XOR of the shards' XORs
     return starts, boundary, dropped, xor
 
 
 def pack_documents(spark, paths, cfg: PackConfig, out) -> dict:
     """Writes shards, documents/ and returns metadata for `out` (an AtomicOutput)."""
-    docs, key_names, empty = ordered_documents(spark, paths)
-    tokens = sorted_tokens(docs, key_names, cfg.partitions).persist(StorageLevel.MEMORY_AND_DISK)
+    docs, key_names = ordered_documents(spark, paths)
+    runs = presorted_runs(spark, docs, key_names, cfg.partitions)
+    tokens = presorted_tokens(spark, runs) if runs else sorted_tokens(docs, key_names, cfg.partitions)
+    tokens.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        offsets, n_docs, total = partition_offsets(tokens)
+        offsets, n_docs, total, empty = partition_offsets(tokens)
         plan = pack.Plan(cfg.seq_len, cfg.with_target, cfg.rows_per_shard, cfg.tail, total)
         records = write_shards(shard_pieces(tokens, offsets, plan), plan, qualified(spark, out.tmp), cfg.device)
         document_index(spark, tokens, offsets, plan, key_names).write.parquet(out.path("documents"))
