@@ -105,7 +105,7 @@ def test_byte_ranges_and_shuffle_partitions_do_not_change_the_output(spark, tmp_
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", shuffles)
     whole, ranges = (output_rows(spark, tmp_path / name) for name in runs)
-    assert whole == ranges and len(whole) > 1000
+    assert whole == ranges and len(whole) > 900  # every record of both files
 
 
 def test_a_file_repaired_in_place_is_read_again(spark, tmp_path):
