@@ -10,7 +10,7 @@ alpha or threshold re-runs select only, and a new model re-runs this stage, not 
 (the shape of dolma's taggers and mixer).
 
 Every tag comes from one Python pass over Arrow batches (`mapInArrow`): each text crosses
-to Python once, and the model is read once on the driver (`quality.load_scorer`: files,
+to Python once, and the model is read once on the driver (`spark/quality.py: load_scorer`: files,
 no Spark ML) and broadcast. The scores equal Spark ML's `PipelineModel.transform`
 probabilities bit for bit, because the two steps where Python and the JVM can differ are
 left to the JVM: Java's lower case of a non-ASCII text (String.toLowerCase, what Spark's
