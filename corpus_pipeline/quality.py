@@ -7,8 +7,14 @@ keep decision.
 - Features are exactly Spark ML's: `Tokenizer` (Java `toLowerCase().split("\\s")`, so
   runs of whitespace give empty tokens) and `HashingTF` (MurmurHash3 x86_32, seed 42, on
   the UTF-8 bytes of each term, modulo `numFeatures`; raw term counts), then by default
-  `Normalizer(p=2)`. With the weights the training job exports, `QualityModel.score`
-  equals the Spark model's probability (tests/test_quality_spark.py).
+  `Normalizer(p=2)`; the margin is Spark's sparse dot product, summed in feature order.
+  `QualityModel.margin_of_lowered` is therefore bit for bit the Spark model's margin when
+  given the text as Java lower-cases it; the tag stage takes Java's lower case and Java's
+  `Math.exp` from the JVM, so its scores equal Spark ML's exactly
+  (tests/test_quality_spark.py). Without Spark, `score(text)` lower-cases in Python and
+  uses C's exp: equal to Spark's except on a text whose lower case differs (a capital
+  sigma next to a digit or symbol, a letter of a newer Unicode version) and, for about 1
+  score in 10,000, in the last bit.
 - GPT-3 keeps a document when `np.random.pareto(alpha) > 1 - score`. Since
   P(pareto(alpha) > 1 - s) = (2 - s)^-alpha, we keep when `u < (2 - s)^-alpha`, where `u` is
   a hash of (seed, document id): the same rule, but identical under any partitioning,
@@ -21,7 +27,9 @@ import io
 import json
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import mmh3
@@ -31,6 +39,7 @@ from . import hashing
 
 HASHING_TF_SEED = 42  # org.apache.spark.ml.feature.HashingTF.seed
 _JAVA_WHITESPACE = re.compile(r"[ \t\n\x0b\f\r]")  # Java regex \s is ASCII-only
+_JAVA_WHITESPACE_BYTES = b" \t\n\x0b\f\r"  # the same characters; bytes.split() splits on exactly these
 WEIGHTS_FILE = "weights.npz"
 MANIFEST_FILE = "manifest.json"
 
@@ -51,6 +60,33 @@ def spark_tokens(text: str) -> list[str]:
 def term_index(term: str, num_features: int) -> int:
     """Spark ML HashingTF's bucket for a term (Python's % is already non-negative)."""
     return mmh3.hash(term.encode("utf-8"), HASHING_TF_SEED) % num_features
+
+
+def spark_term_counts(lowered: bytes) -> Counter:
+    """{UTF-8 term: count} of `spark_tokens` on a text already lower-cased, from its UTF-8
+    bytes: the non-empty terms in one C split, then the empty terms Java's split leaves
+    between separators (none after the last term; one for an empty text)."""
+    terms = Counter(lowered.split())
+    separators = len(lowered) - len(lowered.translate(None, _JAVA_WHITESPACE_BYTES))
+    trailing = len(lowered) - len(lowered.rstrip(_JAVA_WHITESPACE_BYTES))
+    if not terms:
+        empty = 0 if separators else 1
+    else:
+        empty = separators - trailing + 1 - sum(terms.values())
+    if empty:
+        terms[b""] += empty
+    return terms
+
+
+def python_lowered(text: str) -> bytes:
+    """The text lower-cased as Java does in all but rare cases (see the module docstring)."""
+    return text.lower().encode("utf-8")
+
+
+def spark_probability(margin: float) -> float:
+    """P(label 1) as Spark's LogisticRegressionModel computes it from the raw prediction
+    (-margin, margin): 1 - 1 / (1 + exp(margin)), not 1 / (1 + exp(-margin))."""
+    return 1.0 - 1.0 / (1.0 + math.exp(margin))
 
 
 def unit_hash(*parts) -> float:
@@ -81,6 +117,7 @@ class QualityModel:
     intercept: float
     normalize: bool  # term counts scaled to unit L2 norm (Spark ML Normalizer, p=2)
     version: str
+    binary: bool = False  # HashingTF(binary=True): a term present counts 1
 
     @classmethod
     def load(cls, folder: str | Path) -> "QualityModel":
@@ -99,25 +136,45 @@ class QualityModel:
                             weights=self.weights, intercept=self.intercept)
         return buffer.getvalue()
 
-    def margin(self, text: str) -> float:
-        counts: dict[int, int] = {}
-        for token in spark_tokens(text):
-            index = term_index(token, self.num_features)
-            counts[index] = counts.get(index, 0) + 1
-        if not counts:
-            return self.intercept
-        index = np.fromiter(counts, dtype=np.int64, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    @cached_property
+    def _dense(self) -> np.ndarray:
+        """Weight per feature index, built where the model is used (not pickled if unused)."""
+        dense = np.zeros(self.num_features, dtype=np.float64)
+        dense[self.indices] = self.weights
+        return dense
+
+    def features(self, lowered: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, values) of the Spark feature vector, indices ascending as in Spark's
+        SparseVector: HashingTF counts (colliding terms add up), then Normalizer."""
+        buckets: dict[int, int] = {}
+        for term, count in spark_term_counts(lowered).items():
+            index = mmh3.hash(term, HASHING_TF_SEED) % self.num_features
+            buckets[index] = buckets.get(index, 0) + (1 if self.binary else count)
+        indices = np.fromiter(sorted(buckets), dtype=np.int64, count=len(buckets))
+        values = np.fromiter((buckets[i] for i in indices.tolist()), dtype=np.float64, count=len(buckets))
         if self.normalize:
-            tf /= np.linalg.norm(tf)
-        at = np.searchsorted(self.indices, index)
-        at_clipped = np.minimum(at, len(self.indices) - 1)
-        found = self.indices[at_clipped] == index
-        return self.intercept + float(np.dot(self.weights[at_clipped][found], tf[found]))
+            norm = math.sqrt(float(np.dot(values, values)))  # integer counts: the sum is exact in any order
+            if norm != 0.0:
+                values /= norm
+        return indices, values
+
+    def margin_of_lowered(self, lowered: bytes) -> float:
+        """Spark's margin: BLAS.dot(features, coefficients) + intercept, the products summed
+        one by one in index order over the non-zero weights (np.cumsum is sequential;
+        np.sum and np.dot are not, so they could differ in the last bits)."""
+        indices, values = self.features(lowered)
+        weights = self._dense[indices]
+        present = weights != 0.0
+        if not present.any():
+            return 0.0 + self.intercept
+        return float(np.cumsum(values[present] * weights[present])[-1]) + self.intercept
+
+    def margin(self, text: str) -> float:
+        return self.margin_of_lowered(python_lowered(text))
 
     def score(self, text: str) -> float:
         """Probability that the text is curated (the positive class)."""
-        return 1.0 / (1.0 + math.exp(-self.margin(text)))
+        return spark_probability(self.margin(text))
 
 
 def weights_version(indices: np.ndarray, weights: np.ndarray, intercept: float) -> str:

@@ -69,6 +69,39 @@ def cc_texts() -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def oscar_texts() -> list[str]:
+    """257 real Common Crawl documents in 133 languages (OSCAR 2019, 2 or so per language)."""
+    import glob
+    import zipfile
+
+    texts = []
+    for path in sorted(glob.glob(str(shared_file("cc_text/oscar2019-hf-dummy/oscar/dummy")) + "/*/1.0.0/dummy_data.zip")):
+        with zipfile.ZipFile(path) as archive:
+            for name in (n for n in archive.namelist() if n.endswith(".txt.gz")):
+                text = gzip.decompress(archive.read(name)).decode("utf-8")
+                texts += [doc for doc in text.split("\n\n") if doc.strip()]
+    return texts
+
+
+# Texts where Java's and Python's lower case, or Java's split, could part ways: Turkish
+# dotted I, Greek capital sigma in every context (Java decides "final" by word boundaries,
+# Python by case-ignorable characters), letters of Unicode versions newer than Java 17's,
+# CJK, emoji, combining and zero-width characters, runs of whitespace.
+UNICODE_TEXTS = [
+    "İstanbul'da İİ ıi I i KIRIKKALE ışık",
+    "ΟΔΟΣ ΣΟΦΟΣ ΑΣ-Β Α-Σ Α_Σ ΑΣ:Β Α:Σ ⒶΣ ΑΣⒶ ΑΣ1Β Α..Σ ΑΣ's Σ ΣΑ ΑΣ\u0301 Α\u00adΣ ΑΣ\u200dΒ Ὀδυσσεύς ΟΔΥΣΣΕΥΣ.",
+    "STRASSE Straße ẞ ǅemal ǄEMAL ﬁ ﬀ Ǉ",
+    "Ⱟ ꟀꟁꟐꟖꟘ 𐕰𐕱 Ᲊ ᲐᲑᲒ ᏣᎳᎩ ꮳꮃꭹ 𞤀𞤁",
+    "東京は日本の首都です。中文测试，한국어 텍스트",
+    "emoji 🙂 👍🏽 🇺🇸 👨\u200d👩\u200d👧 𝐀𝐁𝐂 𝔄",
+    "e\u0301 A\u030a a\u200bb\u200dc non\xa0breaking\u2028line\u2029para soft\xadhyphen",
+    "", "   ", "\t\n", "a\x0b\x0cb", "x\r\n\r\ny  ", "  lead  trail  ",
+    # every code point that has a lower case in Python, each alone between spaces
+    " ".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF and chr(c).lower() != chr(c)),
+]
+
+
+@pytest.fixture(scope="session")
 def spark():
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession

@@ -9,7 +9,8 @@ produces a model folder:
                           validation metrics and per-source score distributions
   validation_scores/      Parquet (id, source, label, score) of the validation documents,
                           read by the calibration command
-The tag stage (`tag.py`) scores documents with it.
+The tag stage (`tag.py`) scores documents with `load_scorer`: the saved Spark model read as
+plain files into the Spark-free `quality.QualityModel` (no PipelineModel.load, no JVM scoring).
 """
 from __future__ import annotations
 
@@ -29,10 +30,16 @@ from pyspark.sql import types as T
 from .. import code_version, quality
 from ..config import TrainConfig, to_dict
 from .imports import imported_documents
-from .output import AtomicOutput
+from .output import AtomicOutput, hadoop_fs
 
 SCORE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 SPARK_MODEL = "spark_model"
+# quality_pipeline's stages, as saved: what load_scorer knows how to reproduce.
+_TOKENIZER, _HASHING, _NORMALIZER, _SQL, _LR = (
+    "org.apache.spark.ml.feature.Tokenizer", "org.apache.spark.ml.feature.HashingTF",
+    "org.apache.spark.ml.feature.Normalizer", "org.apache.spark.ml.feature.SQLTransformer",
+    "org.apache.spark.ml.classification.LogisticRegressionModel")
+_IDENTITY_STATEMENT = "SELECT *, counts AS features FROM __THIS__"
 
 
 # ---- reference documents: the Parquet of jobs/import_reference.py
@@ -171,3 +178,88 @@ def score_distribution(scores: np.ndarray) -> dict:
     return {"docs": len(scores), "mean": round(float(scores.mean()), 4),
             "quantiles": {str(q): round(float(np.quantile(scores, q)), 4) for q in SCORE_QUANTILES},
             "histogram_10_bins": histogram.tolist()}
+
+
+# ---- scoring without Spark ML: the saved PipelineModel read as files
+
+def load_scorer(spark, folder: str) -> quality.QualityModel:
+    """The Spark model of `folder` (its `spark_model/`) as a `quality.QualityModel` that
+    scores as it does. Reads the stages' metadata JSON and the logistic regression's one
+    Parquet file as plain files, wherever Spark reads (local, HDFS, S3): no Spark job, where
+    PipelineModel.load runs about ten. Refuses a pipeline of other stages or settings."""
+    root = f"{folder.rstrip('/')}/{SPARK_MODEL}"
+    fs, Path = hadoop_fs(spark, root)
+    stages = saved_stages(fs, Path, root)
+    classes = [meta["class"] for _, meta in stages]
+    if classes not in ([_TOKENIZER, _HASHING, _NORMALIZER, _LR], [_TOKENIZER, _HASHING, _SQL, _LR]):
+        raise ValueError(f"{root}: stages {classes} are not quality_pipeline's")
+    hashing, scaling, (lr_path, lr_meta) = stages[1][1], stages[2][1], stages[3]
+    if int(hashing["sparkVersion"].split(".")[0]) < 3:  # Spark 2's HashingTF hashed differently
+        raise ValueError(f"{root}: HashingTF saved by Spark {hashing['sparkVersion']}; retrain on Spark 3+")
+    if scaling["class"] == _NORMALIZER and _param(scaling, "p") != 2.0:
+        raise ValueError(f"{root}: Normalizer p={_param(scaling, 'p')}, only p=2 is supported")
+    if scaling["class"] == _SQL and _param(scaling, "statement") != _IDENTITY_STATEMENT:
+        raise ValueError(f"{root}: SQLTransformer {_param(scaling, 'statement')!r} is not the identity")
+    num_features = int(_param(hashing, "numFeatures"))
+    indices, weights, intercept = binomial_weights(fs, Path, lr_path, num_features)
+    return quality.QualityModel(num_features, indices, weights, intercept, scaling["class"] == _NORMALIZER,
+                                quality.weights_version(indices, weights, intercept),
+                                bool(_param(hashing, "binary")))
+
+
+def saved_stages(fs, Path, root: str) -> list[tuple[str, dict]]:
+    """[(stage folder, its metadata)] of a saved PipelineModel, in pipeline order."""
+    pipeline = _metadata(fs, Path, root)
+    return [(folder, _metadata(fs, Path, folder))
+            for folder in (f"{root}/stages/{i}_{uid}" for i, uid in enumerate(pipeline["paramMap"]["stageUids"]))]
+
+
+def binomial_weights(fs, Path, stage: str, num_features: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(indices, weights, intercept) of a saved binomial LogisticRegressionModel: its one row of
+    Parquet, the coefficients a 1 x numFeatures row-major matrix (sparse or dense)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    files = [status.getPath().toString() for status in fs.globStatus(Path(f"{stage}/data/*.parquet")) or []]
+    if len(files) != 1:
+        raise ValueError(f"{stage}/data: expected one Parquet file, found {len(files)}")
+    row = pq.read_table(io.BytesIO(_read_bytes(fs, Path, files[0]))).to_pylist()[0]
+    matrix = row["coefficientMatrix"]
+    if row["isMultinomial"] or row["numClasses"] != 2 or matrix["numRows"] != 1 or not matrix["isTransposed"] \
+            or matrix["numCols"] != num_features:
+        raise ValueError(f"{stage}: not a binomial model over {num_features} features")
+    if matrix["type"] == 0:  # sparse, row-major: rowIndices hold the column of each value
+        indices, weights = np.array(matrix["rowIndices"], dtype=np.int64), np.array(matrix["values"])
+    else:
+        dense = np.array(matrix["values"])
+        indices = np.flatnonzero(dense).astype(np.int64)
+        weights = dense[indices]
+    kept = weights != 0.0
+    return indices[kept], weights[kept], _vector_value(row["interceptVector"], 0)
+
+
+def _vector_value(vector: dict, i: int) -> float:
+    """Element i of a saved ml.linalg vector (type 0 sparse, 1 dense)."""
+    if vector["type"] == 1:
+        return float(vector["values"][i])
+    return float(dict(zip(vector["indices"], vector["values"])).get(i, 0.0))
+
+
+def _param(meta: dict, name: str):
+    return meta["paramMap"].get(name, meta["defaultParamMap"].get(name))
+
+
+def _metadata(fs, Path, folder: str) -> dict:
+    files = [status.getPath().toString() for status in fs.globStatus(Path(f"{folder}/metadata/part-*")) or []]
+    if len(files) != 1:
+        raise ValueError(f"{folder}/metadata: expected one part file, found {len(files)}")
+    return json.loads(_read_bytes(fs, Path, files[0]))
+
+
+def _read_bytes(fs, Path, path: str) -> bytes:
+    stream = fs.open(Path(path))
+    try:
+        return bytes(stream.readAllBytes())
+    finally:
+        stream.close()
