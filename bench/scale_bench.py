@@ -645,6 +645,8 @@ def main(argv=None) -> int:
                         "faust-cchardet and python-magic (pip install --target DIR ...)")
     parser.add_argument("--baseline-mb", type=int, default=0,
                         help="run process_file and datatrove on the first N MB of each file (rates per CPU-second)")
+    parser.add_argument("--baselines-from", type=Path,
+                        help="take process_file and datatrove from an earlier --json of this bench on the same input")
     parser.add_argument("--split-repeats", type=int, default=2, help="--split-check rounds (default 2)")
     parser.add_argument("--tiny-from", help="the .warc.gz the tiny run's 50 records come from (default: the first)")
     for part in ("filter", "ingest-only", "tiny", "pack", "process-file", "datatrove"):
@@ -678,6 +680,11 @@ def main(argv=None) -> int:
         mixed = mix_and_pack(work, master, work / "filter")
         results["budget_tokens"] = mixed.pop("budget_tokens")
         runs.update(mixed)
+    if args.baselines_from:  # measured apart (they need no Spark): a Spark change is re-measured alone
+        earlier = json.loads(args.baselines_from.read_text())
+        runs.update({name: earlier["runs"][name] for name in ("process_file", "datatrove") if name in earlier["runs"]})
+        results["baseline_mb"] = earlier.get("baseline_mb")
+        args.skip_process_file = args.skip_datatrove = True
     baseline_files = files
     if args.baseline_mb:  # the baselines' rates per CPU-second on the first MB of each file
         baseline_files = [str(cut_file(Path(f), work / "baseline_input" / Path(f).name, max_bytes=args.baseline_mb << 20))
