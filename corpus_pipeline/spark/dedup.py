@@ -32,8 +32,13 @@ from .output import AtomicOutput
 from .stages import StageResult
 
 TARGET, REFERENCE = 0, 1
-SIGNATURE = T.StructType([T.StructField("shingles", T.ArrayType(T.LongType())),
-                          T.StructField("bands", T.ArrayType(T.LongType()))])
+# Shingles travel as int32 (the bits of the uint32 hashes: only their equality matters).
+SIGNED = T.StructType([T.StructField("node", T.StringType()), T.StructField("role", T.IntegerType()),
+                       T.StructField("shingles", T.ArrayType(T.IntegerType())),
+                       T.StructField("bands", T.ArrayType(T.LongType()))])
+# The candidate pairs of a sorted bucket `members` of at most max_bucket nodes: every pair (x < y).
+ALL_PAIRS = ("flatten(transform(members, (x, i) -> transform(slice(members, i + 2, size(members)), "
+                   "y -> named_struct('a', x, 'b', y))))")
 
 
 def graph_nodes(targets, references):
@@ -48,33 +53,61 @@ def graph_nodes(targets, references):
     return nodes
 
 
-def signature_udf(cfg: DedupConfig):
-    return F.udf(dedup.signer(cfg), SIGNATURE)
+def batch_signer(cfg: DedupConfig):
+    """Arrow batches of (node, role, text) -> batches of SIGNED rows for the texts with a word,
+    signed by dedup.sign_batch (texts cross to Python a batch at a time, not row by row)."""
+    def sign(batches):
+        import numpy as np
+        import pyarrow as pa
+
+        schema = pa.schema([("node", pa.string()), ("role", pa.int32()), ("shingles", pa.list_(pa.int32())),
+                            ("bands", pa.list_(pa.int64()))])
+        for batch in batches:
+            arrays, keys = dedup.sign_batch(batch.column("text").to_pylist(), cfg)
+            kept = [i for i, k in enumerate(keys) if k is not None]
+            offsets = np.zeros(len(kept) + 1, np.int32)
+            np.cumsum([len(arrays[i]) for i in kept], out=offsets[1:])
+            flat = np.concatenate([arrays[i] for i in kept] or [np.empty(0, np.uint32)]).view(np.int32)
+            taken = pa.array(kept, pa.int64())
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("node").take(taken), batch.column("role").take(taken),
+                 pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat)),
+                 pa.array([keys[i] for i in kept], pa.list_(pa.int64()))], schema=schema)
+
+    return sign
+
+
+def signed_documents(nodes, cfg: DedupConfig):
+    """(node, role, shingles, bands) of every node whose text has a word."""
+    return nodes.select("node", F.col("role").cast("int").alias("role"), "text").mapInArrow(
+        batch_signer(cfg), SIGNED)
 
 
 def banded_candidates(signed, cfg: DedupConfig):
-    """Distinct candidate pairs (a < b) from shared band keys; big buckets become stars."""
-    keys = signed.select("node", "role", F.posexplode("bands").alias("band", "key"))
-    buckets = keys.groupBy("band", "key").agg(F.count("*").alias("n"), F.min("node").alias("hub"))
-    small = buckets.filter((F.col("n") > 1) & (F.col("n") <= cfg.max_bucket)).select("band", "key")
-    members = keys.join(small, ["band", "key"])
-    pairs = (members.alias("x").join(members.alias("y"), ["band", "key"])
-             .filter(F.col("x.node") < F.col("y.node"))
-             .select(F.col("x.node").alias("a"), F.col("y.node").alias("b")))
-    stars = (keys.join(buckets.filter(F.col("n") > cfg.max_bucket), ["band", "key"])
-             .filter(F.col("node") != F.col("hub"))
-             .select(F.least("hub", "node").alias("a"), F.greatest("hub", "node").alias("b")))
+    """Distinct candidate pairs (a < b) from shared band keys; big buckets become stars.
+    Each bucket's size and smallest member come from a window over it, so a big bucket is
+    never gathered into one row; a small one is (at most max_bucket members)."""
+    bucket = Window.partitionBy("band", "key")
+    keys = (signed.select("node", F.posexplode("bands").alias("band", "key"))
+            .withColumn("n", F.count("*").over(bucket)).withColumn("hub", F.min("node").over(bucket))
+            .filter(F.col("n") > 1))
+    stars = (keys.filter((F.col("n") > cfg.max_bucket) & (F.col("node") != F.col("hub")))
+             .select(F.col("hub").alias("a"), F.col("node").alias("b")))
+    pairs = (keys.filter(F.col("n") <= cfg.max_bucket).groupBy("band", "key")
+             .agg(F.sort_array(F.collect_list("node")).alias("members"))
+             .select(F.explode(F.expr(ALL_PAIRS)).alias("pair")).select("pair.a", "pair.b"))
     return pairs.unionByName(stars).distinct()
 
 
 def banded_edges(nodes, cfg: DedupConfig):
-    signed = nodes.withColumn("sig", signature_udf(cfg)("text")).select(
-        "node", "role", "sig.shingles", "sig.bands").filter(F.size("shingles") > 0).cache()
+    signed = signed_documents(nodes, cfg).cache()
     candidates = not_both_references(banded_candidates(signed, cfg)).cache()
     sets = signed.select("node", "shingles")
+    # Shingles are distinct within a document: |A u B| = |A| + |B| - |A n B|.
+    common = F.size(F.array_intersect("sa", "sb"))
     verified = (candidates.join(sets.withColumnRenamed("node", "a").withColumnRenamed("shingles", "sa"), "a")
                 .join(sets.withColumnRenamed("node", "b").withColumnRenamed("shingles", "sb"), "b")
-                .withColumn("jaccard", F.size(F.array_intersect("sa", "sb")) / F.size(F.array_union("sa", "sb")))
+                .withColumn("jaccard", common / (F.size("sa") + F.size("sb") - common))
                 .filter(F.col("jaccard") >= cfg.jaccard_threshold).select("a", "b", "jaccard"))
     return verified, {"shingled_docs": signed.count(), "candidate_pairs": candidates.count()}
 
@@ -144,7 +177,8 @@ def cluster_decisions(components, nodes):
 
 def deduplicate(targets, references, cfg: DedupConfig):
     """Targets with `dedup_reason` and `duplicate_of` columns, and a report of the work done."""
-    nodes = graph_nodes(targets, references).cache()
+    # Not cached: the signing reads the text once, and what follows reads ids and scores only.
+    nodes = graph_nodes(targets, references)
     find_edges = banded_edges if cfg.mode == "bands" else minhashlsh_edges
     edges, report = find_edges(nodes, cfg)
     edges = edges.cache()
