@@ -128,7 +128,8 @@ def datasketch_child(parquet: str) -> None:
     for i, text in enumerate(texts):
         words = (text or "").lower().split()
         if words:
-            grams = {" ".join(words[k:k + cfg.ngram]).encode("utf-8") for k in range(max(len(words) - cfg.ngram + 1, 1))}
+            grams = {" ".join(words[k:k + cfg.ngram]).encode("utf-8")
+                     for k in range(max(len(words) - cfg.ngram + 1, 1))}
             signatures[i] = MinHash(num_perm=cfg.num_hashes)
             signatures[i].update_batch(list(grams))
             lsh.insert(i, signatures[i])

@@ -159,6 +159,25 @@ def near_duplicate_keepers(texts: list[str], cfg, scores: list | None = None, id
     return [ids[keeper[root(i)]] for i in range(len(texts))]
 
 
+def smallest_member(pairs) -> dict:
+    """node -> the smallest node of its connected component, for every node of `pairs`
+    (union-find, each root the smallest of its set)."""
+    parent: dict = {}
+
+    def root(x):
+        while parent[x] != x:
+            parent[x] = x = parent[parent[x]]
+        return x
+
+    for a, b in pairs:
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {node: root(node) for node in parent}
+
+
 def format_summary(report: dict, seconds: float, output: str) -> str:
     """What jobs/dedup.py prints: the work done and what it removed."""
     removed = ", ".join(f"{reason} {n:,}" for reason, n in report["removed"].items()) or "nothing"

@@ -11,8 +11,11 @@ Two ways to find near-duplicate pairs, then the same clustering:
   shingle Jaccard.
 - `spark_minhashlsh` (GPT-3-faithful): Spark ML MinHashLSH with 10 OR-ed hash tables over
   the classifier's Tokenizer + HashingTF features; pairs from `approxSimilarityJoin`.
-Clusters are the connected components of the verified pairs, found by min-label
-propagation (deterministic, no collect). A cluster holding a reference document loses all
+Clusters are the connected components of the verified pairs, labelled by their smallest
+node: up to DRIVER_COMPONENTS_MAX_PAIRS pairs by union-find on the driver (verified pairs are
+near-duplicates: they grow with the duplicates, not the corpus; documents and signatures are
+never collected), beyond that by min-label propagation in Spark (same labels).
+A cluster holding a reference document loses all
 its targets; otherwise it keeps its best target (highest quality score, then smallest id).
 """
 from __future__ import annotations
@@ -142,6 +145,20 @@ def not_both_references(pairs):
     return pairs.filter(~(F.col("a").startswith("r:") & F.col("b").startswith("r:")))
 
 
+# Up to this many verified pairs, clusters are found on the driver: the pairs are near-duplicates,
+# so their number grows with the duplicates, not the corpus (1M pairs: ~100 MB of driver memory).
+DRIVER_COMPONENTS_MAX_PAIRS = 1_000_000
+
+
+def components(edges, pairs: int, max_iterations: int):
+    """(node, component) for every node with an edge; component = smallest node key in it.
+    A few pairs (`pairs` of them) are collected and joined by union-find; more stay in Spark."""
+    if pairs > DRIVER_COMPONENTS_MAX_PAIRS:
+        return connected_components(edges, max_iterations)
+    labels = dedup.smallest_member((r.a, r.b) for r in edges.select("a", "b").toLocalIterator())
+    return edges.sparkSession.createDataFrame(sorted(labels.items()), "node string, component string")
+
+
 def connected_components(edges, max_iterations: int):
     """(node, component) for every node with an edge; component = smallest node key in it."""
     both = edges.select("a", "b").unionByName(edges.select(F.col("b").alias("a"), F.col("a").alias("b")))
@@ -182,12 +199,13 @@ def deduplicate(targets, references, cfg: DedupConfig):
     find_edges = banded_edges if cfg.mode == "bands" else minhashlsh_edges
     edges, report = find_edges(nodes, cfg)
     edges = edges.cache()
-    decisions = cluster_decisions(connected_components(edges, cfg.max_iterations), nodes).cache()
+    verified_pairs = edges.count()
+    decisions = cluster_decisions(components(edges, verified_pairs, cfg.max_iterations), nodes).cache()
     tagged = targets.join(decisions, "id", "left")
     docs = targets.count()
     removed = {r["dedup_reason"]: r["count"] for r in decisions.groupBy("dedup_reason").count().collect()}
     report.update(mode=cfg.mode, docs=docs, references=nodes.filter(F.col("role") == REFERENCE).count(),
-                  verified_pairs=edges.count(), removed=removed,
+                  verified_pairs=verified_pairs, removed=removed,
                   removed_fraction=round(sum(removed.values()) / docs, 4) if docs else 0.0)
     report["candidate_pairs_per_doc"] = round(report["candidate_pairs"] / max(report["shingled_docs"], 1), 3)
     report["unshingled_docs"] = docs + report["references"] - report.pop("shingled_docs")
