@@ -8,7 +8,7 @@ Two ways to find near-duplicate pairs, then the same clustering:
 - `bands` (default): 10 MinHash functions over word n-gram shingles, banded
   (bands x rows = 10); buckets above `max_bucket` are linked as stars to their smallest
   member, so no bucket costs more than linear; every candidate is verified on its exact
-  shingle Jaccard.
+  shingle Jaccard. Texts are signed in Arrow batches (`mapInArrow`, `dedup.sign_batch`).
 - `spark_minhashlsh` (GPT-3-faithful): Spark ML MinHashLSH with 10 OR-ed hash tables over
   the classifier's Tokenizer + HashingTF features; pairs from `approxSimilarityJoin`.
 Clusters are the connected components of the verified pairs, labelled by their smallest
