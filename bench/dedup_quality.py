@@ -17,7 +17,7 @@ cfg.jaccard_threshold (DedupConfig() defaults: 5-gram shingles, 0.8).
 
 Systems, each giving a set of document pairs:
 - bands raw:        candidates of spark.dedup.banded_candidates on the signatures of
-                    signature_udf (10 MinHash, 5 bands x 2 rows), before verification;
+                    signed_documents (10 MinHash, 5 bands x 2 rows), before verification;
 - bands:            spark.dedup.banded_edges(graph_nodes(df, None), cfg): verified pairs;
 - spark_minhashlsh: spark.dedup.minhashlsh_edges (Spark ML MinHashLSH, 10 OR-ed tables,
                     approxSimilarityJoin at distance < 1 - threshold). It hashes unigram
@@ -161,12 +161,9 @@ def node_pairs(rows) -> set:
 
 
 def ours_bands(spark_dedup, nodes, cfg) -> tuple[set, set, dict, list]:
-    from pyspark.sql import functions as F
-
     verified_df, counts = spark_dedup.banded_edges(nodes, cfg)
     verified_rows = verified_df.collect()
-    signed = nodes.withColumn("sig", spark_dedup.signature_udf(cfg)("text")).select(
-        "node", "role", "sig.shingles", "sig.bands").filter(F.size("shingles") > 0)
+    signed = spark_dedup.signed_documents(nodes, cfg)
     candidates = spark_dedup.not_both_references(spark_dedup.banded_candidates(signed, cfg)).collect()
     return node_pairs(candidates), node_pairs(verified_rows), counts, verified_rows
 

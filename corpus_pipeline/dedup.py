@@ -13,7 +13,7 @@ clusters, keepers) on a list held in memory, for benchmarks and tests.
 """
 from __future__ import annotations
 
-from itertools import combinations
+from itertools import accumulate, combinations, repeat
 
 import mmh3
 import numpy as np
@@ -27,11 +27,25 @@ def shingles(text: str, ngram: int) -> list[int]:
     A text shorter than n words is one shingle (so exact copies of short texts still
     match); a text without words has none and cannot be deduplicated.
     """
+    return shingle_array(text, ngram).tolist()
+
+
+def shingle_array(text: str, ngram: int) -> np.ndarray:
+    """`shingles` as a sorted uint32 array: each n-gram is hashed as a slice of the text's
+    words joined by single spaces (the bytes of " ".join(n words)), which saves building
+    every n-gram as a string."""
     words = text.lower().split()
     if not words:
-        return []
-    grams = (" ".join(words[i:i + ngram]) for i in range(max(len(words) - ngram + 1, 1)))
-    return sorted({mmh3.hash(g.encode("utf-8"), 0, signed=False) for g in grams})
+        return np.empty(0, np.uint32)
+    joined = " ".join(words)
+    data = joined.encode("utf-8")
+    sizes = map(len, words) if len(data) == len(joined) else (len(w.encode("utf-8")) for w in words)
+    starts = [0, *accumulate(size + 1 for size in sizes)]  # word k is data[starts[k]:starts[k + 1] - 1]
+    ends = starts[ngram:] if len(words) >= ngram else starts[-1:]
+    grams = [data[start:end - 1] for start, end in zip(starts, ends)]
+    hashes = np.fromiter(map(mmh3.mmh3_32_uintdigest, grams, repeat(0)), np.uint32, len(grams))
+    hashes.sort()
+    return hashes[np.concatenate(([True], hashes[1:] != hashes[:-1]))]
 
 
 def permutations(num_hashes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +70,8 @@ def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[int]:
 
 def signer(cfg):
     """text -> (its shingles, its band keys) under a DedupConfig's settings; a text without
-    words has neither. The Spark job and `near_duplicate_keepers` sign texts with it."""
+    words has neither. `near_duplicate_keepers` signs texts with it; the Spark job signs
+    batches with `sign_batch`, which gives the same values."""
     a, b = permutations(cfg.num_hashes, cfg.seed)
 
     def sign(text: str | None) -> tuple[list[int], list[int]]:
@@ -64,6 +79,29 @@ def signer(cfg):
         return (ids, band_keys(minhash(ids, a, b), cfg.bands, cfg.rows)) if ids else ([], [])
 
     return sign
+
+
+def minhash_rows(shingle_arrays: list[np.ndarray], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`minhash` of each non-empty array, one row each, in one pass over their concatenation."""
+    x = np.concatenate(shingle_arrays).astype(np.uint64)
+    starts = np.cumsum([0] + [len(s) for s in shingle_arrays[:-1]])
+    with np.errstate(over="ignore"):
+        values = (x[:, None] * a + b) % np.uint64(MERSENNE_61)
+    return np.minimum.reduceat(values, starts, axis=0)
+
+
+def sign_batch(texts: list, cfg, chunk: int = 500) -> tuple[list[np.ndarray], list[list[int] | None]]:
+    """(shingle array, band keys) of each text, as `signer` computes them (band keys None for
+    a text without words); the MinHash is vectorised over `chunk` texts at a time."""
+    a, b = permutations(cfg.num_hashes, cfg.seed)
+    arrays = [shingle_array(text or "", cfg.ngram) for text in texts]
+    keys: list[list[int] | None] = [None] * len(arrays)
+    for lo in range(0, len(arrays), chunk):
+        signed = [i for i in range(lo, min(lo + chunk, len(arrays))) if len(arrays[i])]
+        if signed:
+            for i, row in zip(signed, minhash_rows([arrays[i] for i in signed], a, b)):
+                keys[i] = band_keys(row, cfg.bands, cfg.rows)
+    return arrays, keys
 
 
 def jaccard(a, b) -> float:
@@ -119,6 +157,25 @@ def near_duplicate_keepers(texts: list[str], cfg, scores: list | None = None, id
         if cluster not in keeper or rank[i] < rank[keeper[cluster]]:
             keeper[cluster] = i
     return [ids[keeper[root(i)]] for i in range(len(texts))]
+
+
+def smallest_member(pairs) -> dict:
+    """node -> the smallest node of its connected component, for every node of `pairs`
+    (union-find, each root the smallest of its set)."""
+    parent: dict = {}
+
+    def root(x):
+        while parent[x] != x:
+            parent[x] = x = parent[parent[x]]
+        return x
+
+    for a, b in pairs:
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {node: root(node) for node in parent}
 
 
 def format_summary(report: dict, seconds: float, output: str) -> str:

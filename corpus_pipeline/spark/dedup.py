@@ -8,11 +8,14 @@ Two ways to find near-duplicate pairs, then the same clustering:
 - `bands` (default): 10 MinHash functions over word n-gram shingles, banded
   (bands x rows = 10); buckets above `max_bucket` are linked as stars to their smallest
   member, so no bucket costs more than linear; every candidate is verified on its exact
-  shingle Jaccard.
+  shingle Jaccard. Texts are signed in Arrow batches (`mapInArrow`, `dedup.sign_batch`).
 - `spark_minhashlsh` (GPT-3-faithful): Spark ML MinHashLSH with 10 OR-ed hash tables over
   the classifier's Tokenizer + HashingTF features; pairs from `approxSimilarityJoin`.
-Clusters are the connected components of the verified pairs, found by min-label
-propagation (deterministic, no collect). A cluster holding a reference document loses all
+Clusters are the connected components of the verified pairs, labelled by their smallest
+node: up to DRIVER_COMPONENTS_MAX_PAIRS pairs by union-find on the driver (verified pairs are
+near-duplicates: they grow with the duplicates, not the corpus; documents and signatures are
+never collected), beyond that by min-label propagation in Spark (same labels).
+A cluster holding a reference document loses all
 its targets; otherwise it keeps its best target (highest quality score, then smallest id).
 """
 from __future__ import annotations
@@ -32,8 +35,13 @@ from .output import AtomicOutput
 from .stages import StageResult
 
 TARGET, REFERENCE = 0, 1
-SIGNATURE = T.StructType([T.StructField("shingles", T.ArrayType(T.LongType())),
-                          T.StructField("bands", T.ArrayType(T.LongType()))])
+# Shingles travel as int32 (the bits of the uint32 hashes: only their equality matters).
+SIGNED = T.StructType([T.StructField("node", T.StringType()), T.StructField("role", T.IntegerType()),
+                       T.StructField("shingles", T.ArrayType(T.IntegerType())),
+                       T.StructField("bands", T.ArrayType(T.LongType()))])
+# The candidate pairs of a sorted bucket `members` of at most max_bucket nodes: every pair (x < y).
+ALL_PAIRS = ("flatten(transform(members, (x, i) -> transform(slice(members, i + 2, size(members)), "
+                   "y -> named_struct('a', x, 'b', y))))")
 
 
 def graph_nodes(targets, references):
@@ -48,33 +56,61 @@ def graph_nodes(targets, references):
     return nodes
 
 
-def signature_udf(cfg: DedupConfig):
-    return F.udf(dedup.signer(cfg), SIGNATURE)
+def batch_signer(cfg: DedupConfig):
+    """Arrow batches of (node, role, text) -> batches of SIGNED rows for the texts with a word,
+    signed by dedup.sign_batch (texts cross to Python a batch at a time, not row by row)."""
+    def sign(batches):
+        import numpy as np
+        import pyarrow as pa
+
+        schema = pa.schema([("node", pa.string()), ("role", pa.int32()), ("shingles", pa.list_(pa.int32())),
+                            ("bands", pa.list_(pa.int64()))])
+        for batch in batches:
+            arrays, keys = dedup.sign_batch(batch.column("text").to_pylist(), cfg)
+            kept = [i for i, k in enumerate(keys) if k is not None]
+            offsets = np.zeros(len(kept) + 1, np.int32)
+            np.cumsum([len(arrays[i]) for i in kept], out=offsets[1:])
+            flat = np.concatenate([arrays[i] for i in kept] or [np.empty(0, np.uint32)]).view(np.int32)
+            taken = pa.array(kept, pa.int64())
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("node").take(taken), batch.column("role").take(taken),
+                 pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat)),
+                 pa.array([keys[i] for i in kept], pa.list_(pa.int64()))], schema=schema)
+
+    return sign
+
+
+def signed_documents(nodes, cfg: DedupConfig):
+    """(node, role, shingles, bands) of every node whose text has a word."""
+    return nodes.select("node", F.col("role").cast("int").alias("role"), "text").mapInArrow(
+        batch_signer(cfg), SIGNED)
 
 
 def banded_candidates(signed, cfg: DedupConfig):
-    """Distinct candidate pairs (a < b) from shared band keys; big buckets become stars."""
-    keys = signed.select("node", "role", F.posexplode("bands").alias("band", "key"))
-    buckets = keys.groupBy("band", "key").agg(F.count("*").alias("n"), F.min("node").alias("hub"))
-    small = buckets.filter((F.col("n") > 1) & (F.col("n") <= cfg.max_bucket)).select("band", "key")
-    members = keys.join(small, ["band", "key"])
-    pairs = (members.alias("x").join(members.alias("y"), ["band", "key"])
-             .filter(F.col("x.node") < F.col("y.node"))
-             .select(F.col("x.node").alias("a"), F.col("y.node").alias("b")))
-    stars = (keys.join(buckets.filter(F.col("n") > cfg.max_bucket), ["band", "key"])
-             .filter(F.col("node") != F.col("hub"))
-             .select(F.least("hub", "node").alias("a"), F.greatest("hub", "node").alias("b")))
+    """Distinct candidate pairs (a < b) from shared band keys; big buckets become stars.
+    Each bucket's size and smallest member come from a window over it, so a big bucket is
+    never gathered into one row; a small one is (at most max_bucket members)."""
+    bucket = Window.partitionBy("band", "key")
+    keys = (signed.select("node", F.posexplode("bands").alias("band", "key"))
+            .withColumn("n", F.count("*").over(bucket)).withColumn("hub", F.min("node").over(bucket))
+            .filter(F.col("n") > 1))
+    stars = (keys.filter((F.col("n") > cfg.max_bucket) & (F.col("node") != F.col("hub")))
+             .select(F.col("hub").alias("a"), F.col("node").alias("b")))
+    pairs = (keys.filter(F.col("n") <= cfg.max_bucket).groupBy("band", "key")
+             .agg(F.sort_array(F.collect_list("node")).alias("members"))
+             .select(F.explode(F.expr(ALL_PAIRS)).alias("pair")).select("pair.a", "pair.b"))
     return pairs.unionByName(stars).distinct()
 
 
 def banded_edges(nodes, cfg: DedupConfig):
-    signed = nodes.withColumn("sig", signature_udf(cfg)("text")).select(
-        "node", "role", "sig.shingles", "sig.bands").filter(F.size("shingles") > 0).cache()
+    signed = signed_documents(nodes, cfg).cache()
     candidates = not_both_references(banded_candidates(signed, cfg)).cache()
     sets = signed.select("node", "shingles")
+    # Shingles are distinct within a document: |A u B| = |A| + |B| - |A n B|.
+    common = F.size(F.array_intersect("sa", "sb"))
     verified = (candidates.join(sets.withColumnRenamed("node", "a").withColumnRenamed("shingles", "sa"), "a")
                 .join(sets.withColumnRenamed("node", "b").withColumnRenamed("shingles", "sb"), "b")
-                .withColumn("jaccard", F.size(F.array_intersect("sa", "sb")) / F.size(F.array_union("sa", "sb")))
+                .withColumn("jaccard", common / (F.size("sa") + F.size("sb") - common))
                 .filter(F.col("jaccard") >= cfg.jaccard_threshold).select("a", "b", "jaccard"))
     return verified, {"shingled_docs": signed.count(), "candidate_pairs": candidates.count()}
 
@@ -107,6 +143,20 @@ def not_both_references(pairs):
     """Reference-reference pairs are irrelevant (references are never removed) and would
     only merge clusters."""
     return pairs.filter(~(F.col("a").startswith("r:") & F.col("b").startswith("r:")))
+
+
+# Up to this many verified pairs, clusters are found on the driver: the pairs are near-duplicates,
+# so their number grows with the duplicates, not the corpus (1M pairs: ~100 MB of driver memory).
+DRIVER_COMPONENTS_MAX_PAIRS = 1_000_000
+
+
+def components(edges, pairs: int, max_iterations: int):
+    """(node, component) for every node with an edge; component = smallest node key in it.
+    A few pairs (`pairs` of them) are collected and joined by union-find; more stay in Spark."""
+    if pairs > DRIVER_COMPONENTS_MAX_PAIRS:
+        return connected_components(edges, max_iterations)
+    labels = dedup.smallest_member((r.a, r.b) for r in edges.select("a", "b").toLocalIterator())
+    return edges.sparkSession.createDataFrame(sorted(labels.items()), "node string, component string")
 
 
 def connected_components(edges, max_iterations: int):
@@ -144,16 +194,18 @@ def cluster_decisions(components, nodes):
 
 def deduplicate(targets, references, cfg: DedupConfig):
     """Targets with `dedup_reason` and `duplicate_of` columns, and a report of the work done."""
-    nodes = graph_nodes(targets, references).cache()
+    # Not cached: the signing reads the text once, and what follows reads ids and scores only.
+    nodes = graph_nodes(targets, references)
     find_edges = banded_edges if cfg.mode == "bands" else minhashlsh_edges
     edges, report = find_edges(nodes, cfg)
     edges = edges.cache()
-    decisions = cluster_decisions(connected_components(edges, cfg.max_iterations), nodes).cache()
+    verified_pairs = edges.count()
+    decisions = cluster_decisions(components(edges, verified_pairs, cfg.max_iterations), nodes).cache()
     tagged = targets.join(decisions, "id", "left")
     docs = targets.count()
     removed = {r["dedup_reason"]: r["count"] for r in decisions.groupBy("dedup_reason").count().collect()}
     report.update(mode=cfg.mode, docs=docs, references=nodes.filter(F.col("role") == REFERENCE).count(),
-                  verified_pairs=edges.count(), removed=removed,
+                  verified_pairs=verified_pairs, removed=removed,
                   removed_fraction=round(sum(removed.values()) / docs, 4) if docs else 0.0)
     report["candidate_pairs_per_doc"] = round(report["candidate_pairs"] / max(report["shingled_docs"], 1), 3)
     report["unshingled_docs"] = docs + report["references"] - report.pop("shingled_docs")
