@@ -279,18 +279,17 @@ def cut_file(source: Path, dest: Path, records: int | None = None, max_bytes: in
     pos, count, chunk = 0, 0, 8 * 1024 * 1024
     dest.parent.mkdir(parents=True, exist_ok=True)
     with open(source, "rb") as f, open(dest, "wb") as out:
-        while (records is None or count < records) and (max_bytes is None or pos < max_bytes):
-            f.seek(pos)
-            data = f.read(chunk)
-            if not data:
-                break
+        data = f.read(2 * chunk)
+        while data and (records is None or count < records) and (max_bytes is None or pos < max_bytes):
             member = zlib.decompressobj(31)
-            member.decompress(data)
+            member.decompress(data[:chunk])
             if not member.eof:
                 raise SystemExit(f"{source}: a record of over 8 MiB or not one gzip member per record")
-            size = len(data) - len(member.unused_data)
+            size = min(len(data), chunk) - len(member.unused_data)
             out.write(data[:size])
-            pos, count = pos + size, count + 1
+            pos, count, data = pos + size, count + 1, data[size:]
+            if len(data) < chunk:
+                data += f.read(chunk)
     return dest
 
 
