@@ -17,9 +17,14 @@ from ..config import SparkConfig
 
 LOCAL_TASK_ATTEMPTS = 4
 SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
-# Input bytes per shuffle partition: a 1 GB WARC holds some 50-100 MB of extracted text, so
-# a partition of a crawl's documents stays far below an executor's memory.
-INPUT_BYTES_PER_SHUFFLE_PARTITION = 1 << 30
+# Rows here carry whole page texts (10-100 KB), so Spark's batches of 4,096 rows read from
+# Parquet and of 10,000 rows cached in memory came to hundreds of MB per task: a 1 GB WARC
+# ran a 1 GB heap out of memory. Batches of 512 rows keep a task's buffers to tens of MB.
+TEXT_ROW_BATCHES = {"spark.sql.parquet.columnarReaderBatchSize": "512",
+                    "spark.sql.inMemoryColumnarStorage.batchSize": "512"}
+# Input bytes per shuffle partition: a 1 GB WARC holds some 200-300 MB of extracted text, so
+# a partition of a crawl's documents stays near AQE's advisory 64 MB.
+INPUT_BYTES_PER_SHUFFLE_PARTITION = 256 << 20
 _LOCAL_WITHOUT_RETRIES = re.compile(r"local(?:\[(\d+|\*)\])?")
 
 
@@ -42,12 +47,16 @@ def get_spark(cfg: SparkConfig) -> SparkSession:
     spark = builder.master(with_task_retries(master)).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     size_shuffles(spark, 0)
+    launched = spark.sparkContext.getConf()
+    for key, value in TEXT_ROW_BATCHES.items():
+        if not launched.contains(key):  # spark-submit's settings win
+            spark.conf.set(key, value)
     return spark
 
 
 def size_shuffles(spark, input_bytes: int):
-    """Shuffle partitions sized to the data unless spark-submit set them: two per core, and one
-    more per GB of input beyond that. Spark's default of 200 made a small run plan, schedule and
+    """Shuffle partitions sized to the data unless spark-submit set them: two per core, or one
+    per 256 MB of input when that is more. Spark's default of 200 made a small run plan, schedule and
     write 200 partitions per shuffle (the partition count never changes an output)."""
     if spark.sparkContext.getConf().contains(SHUFFLE_PARTITIONS):
         return
