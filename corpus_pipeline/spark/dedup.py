@@ -25,6 +25,7 @@ import json
 from pyspark.ml import Pipeline
 from pyspark.ml.feature import HashingTF, MinHashLSH, Tokenizer
 from pyspark.sql import Window
+from pyspark import StorageLevel
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -234,7 +235,7 @@ def dedup_job(spark, cfg, _prepared=None) -> dict:
         for path in cfg.input[1:]:
             targets = targets.unionByName(spark.read.parquet(path), allowMissingColumns=True)
         tagged, report = deduplicate(targets, reference_documents(spark, cfg.dedup), cfg.dedup)
-        tagged = tagged.cache()
+        tagged = tagged.persist(StorageLevel.DISK_ONLY)  # whole texts: see stages.StageResult.split
         tagged.filter(F.col("dedup_reason").isNull()).drop("dedup_reason", "duplicate_of").write.parquet(
             out.path("documents"))
         tagged.filter(F.col("dedup_reason").isNotNull()).withColumnRenamed("dedup_reason", "reason").write.parquet(

@@ -38,7 +38,9 @@ class StageResult:
     @staticmethod
     def split(decided, report: dict | None = None, extras: dict | None = None) -> "StageResult":
         """Documents and drops of a frame whose `reason` is null for what passes."""
-        decided = decided.persist(StorageLevel.MEMORY_AND_DISK)  # feeds two writes
+        # It feeds two writes. On disk only: its rows hold whole texts, and caching a crawl's
+        # documents in the heap ran a 1 GB executor out of memory.
+        decided = decided.persist(StorageLevel.DISK_ONLY)
         return StageResult(decided.filter(F.col("reason").isNull()), decided.filter(F.col("reason").isNotNull()),
                            report, extras or {})
 
