@@ -38,8 +38,9 @@ Runs, one after another, each its own process tree (JVM, Python driver, Python w
    and the step is a BaseFilter with LanguageFilter's own `filter` method and defaults
    (threshold 0.65), since LanguageFilter's dependency check wants `fasteners` (the
    download lock) and the fasttext-numpy2-wheel distribution.
-   WarcReader imports faust-cchardet and python-magic, which the project does not install:
-   `pip install --target DIR faust-cchardet python-magic` and `--datatrove-path DIR`.
+   WarcReader imports faust-cchardet and python-magic, which the `bench` extra installs
+   (`pip install -e ".[bench]"`); elsewhere `pip install --target DIR faust-cchardet
+   python-magic` and `--datatrove-path DIR`.
    Trafilatura runs in datatrove's own extraction sandbox (a forked process), counted with
    the rest of the tree.
 7. with --split-check: ingest_only on ONE file (--split-file, default the largest input) at
