@@ -38,7 +38,7 @@ def with_task_retries(master: str) -> str:
 
 def get_spark(cfg: SparkConfig) -> SparkSession:
     builder = (SparkSession.builder.appName(cfg.app_name).config("spark.log.level", "WARN")
-               # Our UDFs are plain Python; the Arrow path would need pandas for nothing.
+               # Row-wise UDFs stay pickled: the hot paths use mapInArrow explicitly.
                .config("spark.sql.execution.pythonUDF.arrow.enabled", "false"))
     # Under spark-submit the settings live in its JVM: connect first, or SparkConf sees none
     # of them and the config's master would silently replace --master.
@@ -47,21 +47,24 @@ def get_spark(cfg: SparkConfig) -> SparkSession:
     spark = builder.master(with_task_retries(master)).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     size_shuffles(spark, 0)
-    launched = spark.sparkContext.getConf()
     for key, value in TEXT_ROW_BATCHES.items():
-        if not launched.contains(key):  # spark-submit's settings win
-            spark.conf.set(key, value)
+        set_unless_launched_with(spark, key, value)
     return spark
+
+
+def set_unless_launched_with(spark, key: str, value: str):
+    """A SQL setting, unless spark-submit (or the session's builder) gave one: theirs wins."""
+    if not spark.sparkContext.getConf().contains(key):
+        spark.conf.set(key, value)
 
 
 def size_shuffles(spark, input_bytes: int):
     """Shuffle partitions sized to the data unless spark-submit set them: two per core, or one
     per 256 MB of input when that is more. Spark's default of 200 made a small run plan, schedule and
     write 200 partitions per shuffle (the partition count never changes an output)."""
-    if spark.sparkContext.getConf().contains(SHUFFLE_PARTITIONS):
-        return
     per_core = 2 * spark.sparkContext.defaultParallelism
-    spark.conf.set(SHUFFLE_PARTITIONS, str(max(per_core, -(-input_bytes // INPUT_BYTES_PER_SHUFFLE_PARTITION))))
+    by_input = -(-input_bytes // INPUT_BYTES_PER_SHUFFLE_PARTITION)
+    set_unless_launched_with(spark, SHUFFLE_PARTITIONS, str(max(per_core, by_input)))
 
 
 def local_session(app_name: str, shuffle_partitions: int = 8) -> SparkSession:
