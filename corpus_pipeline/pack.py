@@ -32,7 +32,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from . import gpt2, hashing
+from . import gpt2, hashing, swap
 
 DTYPE = np.dtype("<u2")  # 50257 ids fit in 16 bits; little-endian whatever the host
 FORMAT = "corpus-pipeline-tokens/1"
@@ -338,6 +338,9 @@ def _write_shards(plan: Plan, work: Path, device: str | None) -> list[dict]:
 def _replace_folder(new: Path, final: Path):
     if final.exists() and not (final / METADATA).exists():
         raise FileExistsError(f"{final} exists and is not a pack output; remove it or choose another folder")
+    if final.exists() and swap.exchange(new, final):
+        shutil.rmtree(new)  # the previous output, swapped out
+        return
     old = final.with_name(final.name + ".old")
     if final.exists():
         final.rename(old)

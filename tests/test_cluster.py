@@ -8,6 +8,7 @@ README's cluster section says.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,10 +21,11 @@ import pytest
 
 from corpus_pipeline import config
 from corpus_pipeline.spark.filter import run_filter
+from corpus_pipeline.spark.output import OutputError
 from corpus_pipeline.spark.shards import MARKER
 
 from .conftest import REPO, SAMPLE
-from .test_filter_job import SAMPLE_FILES, job_env
+from .test_filter_job import SAMPLE_FILES, filter_config, job_env
 from .test_resume import output_rows
 
 BIN = Path(sys.executable).parent
@@ -238,3 +240,16 @@ def test_killed_driver_resumes_to_the_uninterrupted_output(spark, local_run, tmp
     assert output_rows(spark, out) == output_rows(spark, local_run)
     stats = (out / "run.json").read_text()
     assert stats.count('"status": "reused"') == done
+
+
+def test_a_second_run_while_one_runs_is_refused_and_the_first_is_unharmed(spark, local_run, tmp_path):
+    """Two runs at once on one output: the second (this test's own Spark session, a process
+    of its own) is refused in one line while the first holds the lock, and touches nothing
+    of it (no cleanup of its staging); the first finishes with the uninterrupted output."""
+    out = tmp_path / "out"
+    job = submit("local[2]", out, "--set", "files_per_commit=1")
+    wait_until(lambda: committed_shards(out) >= 1, job)
+    with pytest.raises(OutputError, match=f"^{re.escape(str(out))} is in use by another run \\(pid "):
+        run_filter(spark, filter_config(out), SAMPLE_FILES)
+    finish(job)
+    assert output_rows(spark, out) == output_rows(spark, local_run)

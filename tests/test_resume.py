@@ -13,11 +13,12 @@ import pytest
 
 from corpus_pipeline import boilerplate, config, ingest
 from corpus_pipeline.spark.filter import run_filter
-from corpus_pipeline.spark.output import OutputError, recover
+from corpus_pipeline.spark.output import AtomicOutput, OutputError, recover
 from corpus_pipeline.spark.shards import MARKER
 
 from .conftest import shared_file
 from .test_filter_job import SAMPLE_FILES, SAMPLE_STATS, filter_config
+from .test_swap import gaps_seen
 
 
 def output_rows(spark, out) -> list[tuple]:
@@ -152,3 +153,17 @@ def test_a_commit_killed_between_its_renames_is_finished_by_the_next_run(spark, 
     recover(spark, str(out))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.shards"]
     assert output_rows(spark, out) == expected
+
+
+def test_a_rerun_replaces_the_output_with_no_moment_without_one(spark, tmp_path):
+    """The output folder is swapped in one step (issue 35, class 8): a reader polling for
+    the run's stats.json during 15 commits never finds it missing; with two renames the
+    same poller finds it missing, which the fallback's recovery covers."""
+    out = tmp_path / "out"
+    run_filter(spark, filter_config(out), SAMPLE_FILES[:1])
+    with gaps_seen(out / "stats.json") as gaps:
+        for i in range(15):
+            with AtomicOutput(spark, str(out)) as replacing:
+                replacing.write_text("stats.json", json.dumps({"commit": i}))
+    assert gaps == [0] and json.loads((out / "stats.json").read_text()) == {"commit": 14}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.shards"]

@@ -18,6 +18,7 @@ import os
 import socket
 import time
 import uuid
+from .. import swap
 from ..errors import UserError
 
 
@@ -86,15 +87,23 @@ class AtomicOutput:
         write_file(self._fs, self._Path, self.path(name), data)
 
     def commit(self):
-        """Replace the previous output (if any) with this one."""
-        old = f"{self.final}.old-{uuid.uuid4().hex[:12]}"
+        """Replace the previous output (if any) with this one: in one step on a local disk
+        that can swap folders, else by two renames (moving the old one aside first)."""
         had_old = self._exists(self.final)
+        if had_old and self._fs.getScheme() == "file" and swap.exchange(self._local_path(self.tmp),
+                                                                        self._local_path(self.final)):
+            self._fs.delete(self._Path(self.tmp), True)  # the previous output, swapped out
+            return
+        old = f"{self.final}.old-{uuid.uuid4().hex[:12]}"
         if had_old and not self._fs.rename(self._Path(self.final), self._Path(old)):
             raise OutputError(f"could not move the previous output {self.final} aside")
         if not self._fs.rename(self._Path(self.tmp), self._Path(self.final)):
             raise OutputError(f"could not rename {self.tmp} to {self.final}")
         if had_old:
             self._fs.delete(self._Path(old), True)
+
+    def _local_path(self, path: str) -> str:
+        return str(self._fs.makeQualified(self._Path(path)).toUri().getPath())
 
     def abort(self):
         self._fs.delete(self._Path(self.tmp), True)
