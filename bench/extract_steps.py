@@ -40,6 +40,8 @@ def timed_steps(data: bytes, model, cfg: IngestConfig, seconds: Counter):
     lap("size and depth caps")
     tree = extract.parse_html(html)
     lap("Resiliparse parse")
+    extract.check_tree_bounds(tree, html, cfg.max_html_depth)
+    lap("size and depth caps")
     boilerplate.unhide_large_widgets(tree)
     lap("widget classes off large elements")
     marked = boilerplate.marked_html(tree)

@@ -225,9 +225,10 @@ def test_unknown_method_is_an_error():
 
 def test_100k_nested_divs_are_capped_before_extraction():
     page = "<html><body>" + "<div>" * 100_000 + "deep" + "</div>" * 100_000 + "</body></html>"
-    with pytest.raises(extract.ExtractCapped, match="nested 100002 deep > 512"):
+    with pytest.raises(extract.ExtractCapped, match="nested deeper than 512"):
         extract.extract_main_text(page)
     assert extract.nesting_depth(page) == 100_002
+    assert extract.nesting_depth(page, 512) == 513  # the scan stops at the cap
 
 
 def test_unclosed_nesting_is_capped_too():
@@ -260,8 +261,109 @@ def test_too_complex_is_a_counted_ingest_reason():
     record = response_record(b"<html><body>" + b"<div>" * 2_000 + b"text" + b"</div>" * 2_000)
     import io
     outcome = ingest.record_outcome(next(iter_records(io.BytesIO(record), 1 << 20)), "f.warc", None, IngestConfig())
-    assert outcome.reason == "too_complex" and "nested 2002 deep" in outcome.detail
+    assert outcome.reason == "too_complex" and "nested deeper than 512" in outcome.detail
     assert "too_complex" in ingest.RECORD_REASONS
     lenient = IngestConfig(max_html_depth=5_000, min_chars=0)
     outcome = ingest.record_outcome(next(iter_records(io.BytesIO(record), 1 << 20)), "f.warc", None, lenient)
     assert outcome.reason != "too_complex"
+
+
+# ------------------------------------------------ issue 35: nesting hidden from the depth cap
+
+def _stray_closers(n: int) -> str:
+    """Stray end tags, then as many start tags: a count of tags nets zero, the parser builds n
+    levels (at n = 30,000 one record took 55 s of uninterruptible extraction)."""
+    return "<html><body>" + "</b>" * n + "<div>" * n + "deep" + "</body></html>"
+
+
+def _real_depth(html: str) -> int:
+    """Element depth of the tree Resiliparse (lexbor) builds, html = 1."""
+    deepest, todo = 0, [(extract.HTMLTree.parse(html).document.first_child, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if node is None:
+            continue
+        todo.append((node.next, depth))
+        if node.type == 1:  # an element
+            deepest = max(deepest, depth)
+            todo.append((node.first_child, depth + 1))
+    return deepest
+
+
+@pytest.mark.parametrize("n", [600, 30_000])
+def test_stray_closing_tags_cannot_hide_nesting(n):
+    import time
+
+    page = _stray_closers(n)
+    assert extract.nesting_depth(page) == _real_depth(page) == n + 2
+    started = time.process_time()
+    with pytest.raises(extract.ExtractCapped, match="nested deeper than 512"):
+        extract.extract_main_text(page)
+    assert time.process_time() - started < 2
+
+
+def test_stray_closing_tags_in_a_real_page_are_too_complex():
+    """A real gold page, with the attack spliced into its body: dropped as too_complex,
+    in bounded time; the page itself is extracted as before."""
+    import io
+    import time
+
+    page = gzip.decompress(next(iter(sorted(shared_file("web_html/scrapinghub-aeb/html").glob("*.html.gz")))).read_bytes())
+    at = page.lower().index(b"<body")
+    at = page.index(b">", at) + 1
+    crafted = page[:at] + b"</span>" * 30_000 + b"<div>" * 30_000 + page[at:]
+    started = time.process_time()
+    outcome = ingest.record_outcome(next(iter_records(io.BytesIO(response_record(crafted)), 1 << 24)),
+                                    "f.warc", None, IngestConfig())
+    assert outcome.reason == "too_complex" and time.process_time() - started < 5
+    assert ingest.record_outcome(next(iter_records(io.BytesIO(response_record(page)), 1 << 24)),
+                                 "f.warc", None, IngestConfig()).reason != "too_complex"
+
+
+def _scan_refuses(page: str, cap: int) -> bool:
+    """The tag scan finds the page deeper than the cap, or too costly to follow."""
+    try:
+        return extract.nesting_depth(page, cap) > cap
+    except extract.ExtractCapped:
+        return True
+
+
+@pytest.mark.parametrize("page", [
+    "<html><body>" + "<div>" * 600 + "x",  # few tags, nested deeper than the cap
+    "<html><body>" + "<table><td>" * 200 + "x",  # 400 tags, 800 levels: <tbody><tr> implied
+    "<html><body>" + "<span><div>x</span>" * 300,  # a <div> inside stops </span>
+    "<html><body>" + "<b><div>x</b>" * 600,  # misnested formatting: the parser moves, not closes
+    "<html><body><p>" + "".join(f"<b id={i}>" for i in range(520)) + "x</p><p>x" * 3,  # re-opened
+])
+def test_small_pages_nested_deeper_than_the_cap_are_too_complex(page):
+    """Below DEPTH_SCAN_MIN_TAGS tags the parsed tree is measured; above it, the tags."""
+    assert page.count("<") < extract.DEPTH_SCAN_MIN_TAGS
+    assert _real_depth(page) > 512
+    assert _scan_refuses(page, 512)
+    with pytest.raises(extract.ExtractCapped, match="nested deeper than 512"):
+        extract.extract_main_text(page)
+    padded = page + "<br>" * extract.DEPTH_SCAN_MIN_TAGS  # the same page, measured from its tags
+    with pytest.raises(extract.ExtractCapped, match="nested deeper than 512|too costly"):
+        extract.extract_main_text(padded)
+
+
+def test_re_opened_formatting_elements_are_too_complex():
+    """500 misnested formatting elements, re-opened by each of 1,700 paragraphs: 19 KB of tags
+    build 850,000 elements (seconds of parse and extraction), under the depth cap."""
+    page = "<html><body><p>" + "".join(f"<b id={i}>" for i in range(500)) + "x</p><p>x" * 1700
+    with pytest.raises(extract.ExtractCapped, match="elements from"):
+        extract.extract_main_text(page)
+    with pytest.raises(extract.ExtractCapped):
+        extract.check_bounds(page + "<br>" * extract.DEPTH_SCAN_MIN_TAGS, 10 ** 7, 512)
+
+
+def test_depth_scan_never_under_estimates_a_real_gold_page():
+    """On real gold pages the tag scan is an upper bound on the parsed depth, and close to it."""
+    folder = next(shared_file("web_html/l3s-gn1").glob("L3S-GN1-*")) / "original"
+    pages = sorted(folder.glob("*.html"))[:60]
+    pages += sorted(shared_file("web_html/scrapinghub-aeb/html").glob("*.html.gz"))[:60]
+    for path in pages:
+        data = path.read_bytes()
+        html = extract.decode_html(gzip.decompress(data) if path.suffix == ".gz" else data)[0]
+        real, scanned = _real_depth(html), extract.nesting_depth(html)
+        assert real <= scanned <= real + 16, path.name
