@@ -68,15 +68,17 @@ _RULED = (VOID | RAW_TEXT | SPECIAL | SCOPE | FORMATTING | MARKERS | CLOSES_P | 
                                                                       " a button select plaintext"))
 _PLAIN_VOID = VOID - {"hr"}  # hr closes an open <p> first
 ROOT_DEPTH = 2  # <html><body>, implied where absent
-# Most elements one tag can open: <td> in a bare <table> implies <tbody><tr>, and one formatting
-# element may be re-opened by reconstruction: a page with fewer tags x this than the cap is shallow.
+# A tag opens at most 3 elements (<td> in a bare <table> implies <tbody><tr>), and each
+# formatting tag has at most one copy open, however often re-opened: open elements never
+# outnumber 4 x tags, so a page with fewer tags x 4 than the cap cannot nest deeper.
 ELEMENTS_PER_TAG = 4
 # Walks of the open elements per tag, on average, before the page is refused as too costly to
 # measure (real pages need under 5; crafted ones that would need more are refused, in bounded time).
 SCAN_STEPS_PER_TAG = 64
 
-# A comment (which `<!-->` also ends), a <!...>, <?...> or </ ...> bogus comment, or a tag with its attributes (quoted values may
-# hold ">"); group 1 is "/" for an end tag, group 2 the name, group 3 the attributes.
+# A comment (`<!-->` ends one too), a <!...>, <?...> or </ ...> bogus comment, or a tag with
+# its attributes (quoted values may hold ">"); groups: "/" for an end tag, the name, the
+# attributes, ">" where the tag is closed.
 _TOKEN = re.compile(r"""<!--(?:-?>|.*?(?:--!?>|\Z))|<[!?][^>]*>?|</(?![A-Za-z])[^>]*>?"""
                     r"""|<(/?)([A-Za-z][^\t\n\f\r />]*)([^>=]*(?:=[\t\n\f\r ]*(?:"[^"]*"?|'[^']*'?|[^\t\n\f\r >]*)[^>=]*)*)(>?)""",
                     re.S)
