@@ -1,7 +1,7 @@
 """python bench/fuzz_bench.py [--seconds N] [--seed S] [--findings DIR] [--data DIR] [--ranges]
 
 The long run of the mutation fuzz (issue 35): seeded damage (flip, insert, delete, cut,
-duplicate bytes; `corpus_pipeline.fuzz`) to the real archives in shared/data/warc and
+duplicate bytes, recompress; `corpus_pipeline.fuzz`) to the real archives in shared/data/warc and
 data/sample, and to real HTML pages of shared/data/web_html served as WARC responses,
 each through the whole per-file ingest (reader, HTTP, decoding, extraction, language ID).
 Checked on every trial: nothing raises, at least one outcome comes out, and every outcome

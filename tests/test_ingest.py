@@ -215,7 +215,8 @@ FUZZ_FILES = [  # (file, first records kept, one gzip member per record)
 
 @pytest.mark.parametrize("name, keep, members", FUZZ_FILES)
 def test_mutation_fuzz_never_raises_and_keeps_untouched_records(name, keep, members):
-    """50 seeded damages of each real file (flip, insert, delete, cut, duplicate bytes): ingest
+    """50 seeded damages of each real file (flip, insert, delete, cut, duplicate bytes, or the
+    file recompressed as one gzip stream or decompressed, which touches no record): ingest
     never raises, and every record at least one record away from the damage comes out exactly
     as from the intact file (a single gzip stream hides what follows damage, so there only the
     first property holds). Speed is measured in bench/, never asserted here."""
