@@ -102,6 +102,13 @@ def test_mixture_notebook_decodes_packed_rows_back_to_the_mixture(mixture_and_to
     assert "row 0 of shard 0: 2048 tokens from " in text
 
 
+@pytest.mark.parametrize("name, env", [("explore_run.ipynb", "CORPUS_RUN"), ("mixture_and_tokens.ipynb", "CORPUS_MIX")])
+def test_a_notebook_without_its_outputs_says_which_jobs_to_run(name, env, kernel, monkeypatch, tmp_path):
+    with pytest.raises(nbclient.exceptions.CellExecutionError) as failed:
+        execute(name, kernel, monkeypatch, **{env: tmp_path / "nothing", "CORPUS_TOKENS": tmp_path / "none"})
+    assert "FileNotFoundError" in str(failed.value) and "spark-submit jobs/filter.py" in str(failed.value)
+
+
 def test_dataset_shares_over_training_average_to_the_realised_shares(mixture_and_tokens):
     import numpy as np
 
