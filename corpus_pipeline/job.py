@@ -73,10 +73,7 @@ class Job:
     def main(self, argv=None) -> int:
         args = self.parser().parse_args(argv)
         try:
-            cfg = self.load(args)
-            prepared = self.prepare(cfg, args) if self.prepare else default_prepare(cfg)
-            if cfg is not None and self.output_marker:
-                refuse_foreign_output(cfg.output, self.output_marker)
+            cfg, prepared = self.checked(args)
             started = time.time()
             result = self.run(args, cfg, prepared)
             if self.finish:
@@ -88,6 +85,15 @@ class Job:
         if text:
             print(text)
         return 0
+
+    def checked(self, args):
+        """(config, what the work needs) once the config, inputs and output folder passed
+        every check that needs no Spark; a UserError otherwise."""
+        cfg = self.load(args)
+        prepared = self.prepare(cfg, args) if self.prepare else default_prepare(cfg)
+        if cfg is not None and self.output_marker:
+            refuse_foreign_output(cfg.output, self.output_marker)
+        return cfg, prepared
 
     def load(self, args):
         if not self.config_class:
