@@ -62,7 +62,7 @@ class IngestConfig:
 @dataclass(frozen=True)
 class SparkConfig:
     master: str = "local[*]"  # used only when spark-submit did not set --master
-    app_name: str = "corpus-pipeline"
+    app_name: str = "corpus-pipeline"  # the application's name in Spark's UI and logs
 
 
 @dataclass(frozen=True)
@@ -104,14 +104,14 @@ class RulesConfig:
     defaults of datatrove 0.10.1 (FineWeb), which follow Gopher Appendix A and C4.
     A document fails a family at its first rule outside these bounds.
     """
-    gopher_quality: bool = False
-    gopher_repetition: bool = False
-    c4: bool = False
+    gopher_quality: bool = False  # drop documents that fail Gopher's quality rules
+    gopher_repetition: bool = False  # ... Gopher's repetition rules
+    c4: bool = False  # ... C4's document rules
     # Gopher quality (A.1.1). Words: tokens with a character other than punctuation.
     gopher_min_words: int = 50
-    gopher_max_words: int = 100_000
+    gopher_max_words: int = 100_000  # words
     gopher_min_mean_word_length: float = 3.0  # characters
-    gopher_max_mean_word_length: float = 10.0
+    gopher_max_mean_word_length: float = 10.0  # characters
     gopher_max_symbol_word_ratio: float = 0.1  # "#", and "..." or "…", each per token
     gopher_max_bullet_line_ratio: float = 0.9  # lines starting with "•" or "-"
     gopher_max_ellipsis_line_ratio: float = 0.3  # lines ending with "..." or "…"
@@ -121,24 +121,24 @@ class RulesConfig:
     # count or of the text's characters, then the characters in the most frequent n-gram
     # (x its count) and in n-grams repeating an earlier one, over the text's characters.
     gopher_max_dup_line_frac: float = 0.30
-    gopher_max_dup_para_frac: float = 0.30
-    gopher_max_dup_line_char_frac: float = 0.20
-    gopher_max_dup_para_char_frac: float = 0.20
-    gopher_max_top_2gram_frac: float = 0.20
-    gopher_max_top_3gram_frac: float = 0.18
-    gopher_max_top_4gram_frac: float = 0.16
-    gopher_max_dup_5gram_frac: float = 0.15
-    gopher_max_dup_6gram_frac: float = 0.14
-    gopher_max_dup_7gram_frac: float = 0.13
-    gopher_max_dup_8gram_frac: float = 0.12
-    gopher_max_dup_9gram_frac: float = 0.11
-    gopher_max_dup_10gram_frac: float = 0.10
+    gopher_max_dup_para_frac: float = 0.30  # paragraphs equal to an earlier one, of all paragraphs
+    gopher_max_dup_line_char_frac: float = 0.20  # their characters, of the text's
+    gopher_max_dup_para_char_frac: float = 0.20  # their characters, of the text's
+    gopher_max_top_2gram_frac: float = 0.20  # the most frequent 2-gram's characters x its count
+    gopher_max_top_3gram_frac: float = 0.18  # ... 3-gram
+    gopher_max_top_4gram_frac: float = 0.16  # ... 4-gram
+    gopher_max_dup_5gram_frac: float = 0.15  # characters in 5-grams repeating an earlier one
+    gopher_max_dup_6gram_frac: float = 0.14  # ... 6-grams
+    gopher_max_dup_7gram_frac: float = 0.13  # ... 7-grams
+    gopher_max_dup_8gram_frac: float = 0.12  # ... 8-grams
+    gopher_max_dup_9gram_frac: float = 0.11  # ... 9-grams
+    gopher_max_dup_10gram_frac: float = 0.10  # ... 10-grams
     # C4 (Raffel et al. 2020): sentences left on the lines C4's line rules keep (lines
     # ending in terminal punctuation, of 3 words or more, without "javascript" or a
     # cookie/terms-of-use phrase; fixed at tag time); "lorem ipsum" or "{" on such a line.
     c4_min_sentences: int = 5
-    c4_drop_lorem_ipsum: bool = True
-    c4_drop_curly_bracket: bool = True
+    c4_drop_lorem_ipsum: bool = True  # "lorem ipsum" on a kept line fails the page
+    c4_drop_curly_bracket: bool = True  # "{" on a kept line fails the page
 
     def validate(self):
         fractions = [f.name for f in dataclasses.fields(self) if f.name.endswith(("_ratio", "_frac"))]
@@ -154,7 +154,7 @@ class RulesConfig:
 
 @dataclass(frozen=True)
 class ReferenceSource:
-    name: str
+    name: str  # names the source in outputs and stats (and the import's folder)
     # "parquet" (a folder with id and text, e.g. an import's <output>/<name>/documents) for
     # dedup references and training; jobs/import_reference.py also reads the raw formats.
     format: str
@@ -174,7 +174,7 @@ class ReferenceSource:
 
 @dataclass(frozen=True)
 class DedupConfig:
-    enabled: bool = True
+    enabled: bool = True  # false skips fuzzy dedup
     # "bands": MinHash over word n-grams with LSH banding and exact verification (scales);
     # "spark_minhashlsh": GPT-3's Spark ML MinHashLSH over unigram HashingTF features.
     mode: str = "bands"
@@ -182,12 +182,12 @@ class DedupConfig:
     # 10 hashes as 5 bands of 2 rows: a pair of Jaccard J becomes a candidate with
     # probability 1 - (1 - J^2)^5: 0.99 at J = 0.8, 0.76 at 0.5, 0.10 at 0.15 (README S-curve).
     bands: int = 5
-    rows: int = 2
+    rows: int = 2  # rows per band: bands x rows must equal num_hashes
     ngram: int = 5  # shingle = 5 consecutive lower-cased words
     jaccard_threshold: float = 0.8  # verified pairs at or above this are duplicates
     max_bucket: int = 50  # buckets above this are linked as stars to their smallest member
     num_features: int = 1 << 18  # HashingTF buckets for mode spark_minhashlsh
-    seed: int = 7
+    seed: int = 7  # seeds the MinHash permutations
     max_iterations: int = 100  # connected-components rounds (one per hop of a cluster's diameter)
     # Datasets whose near-duplicates are removed from ours (e.g. WebText); never removed.
     # Parquet folders with id and text (format parquet), e.g. jobs/import_reference.py outputs.
@@ -206,13 +206,13 @@ class DedupConfig:
 class RepeatedLinesConfig:
     # After dedup: a line that several documents of the run hold stays only in one of them
     # (corpus_pipeline.lines); a document left under ingest.min_chars is `repeated_lines`.
-    enabled: bool = True
+    enabled: bool = True  # false keeps every line
 
 
 @dataclass(frozen=True)
 class DedupJobConfig:
     input: tuple[str, ...] = ()  # Parquet folders with at least id and text
-    output: str = "output/dedup"
+    output: str = "output/dedup"  # the job's output folder
     dedup: DedupConfig = field(default_factory=DedupConfig)
     spark: SparkConfig = field(default_factory=SparkConfig)
 
@@ -233,9 +233,9 @@ class TrainConfig:
     # README). false gives GPT-3's plain Tokenizer -> HashingTF -> LogisticRegression.
     normalize: bool = True
     reg_param: float = 1e-6  # L2 strength (Spark's: mean loss + reg_param / 2 * |w|^2)
-    max_iter: int = 100
+    max_iter: int = 100  # L-BFGS iterations at most
     validation_fraction: float = 0.2  # by document, from a hash of (seed, id)
-    seed: int = 42
+    seed: int = 42  # seeds the validation split and the per-source caps
     spark: SparkConfig = field(default_factory=SparkConfig)
 
     def validate(self):
@@ -254,7 +254,7 @@ class ImportConfig:
     # Each is written to <output>/<name>/. Ids hash the source name (references.doc_id):
     # a corpus read under two names is two imports with different ids.
     sources: tuple[ReferenceSource, ...] = ()
-    output: str = "output/import"
+    output: str = "output/import"  # the job's output folder: one subfolder per source
     ingest: IngestConfig = field(default_factory=IngestConfig)  # for "warc" sources
     spark: SparkConfig = field(default_factory=SparkConfig)
 
@@ -276,7 +276,7 @@ class ImportConfig:
 class FilterConfig:
     # WARC/WET/ARC files, folders, globs, or manifests (text files listing one path a line).
     input: tuple[str, ...] = ("data/sample",)
-    output: str = "output/filter"
+    output: str = "output/filter"  # the job's output folder (documents/, dropped/, stats.json, report.html)
     # Prefix for relative paths in manifests, e.g. "s3a://commoncrawl/" for CC's warc.paths.
     input_prefix: str = ""
     # The stage store: each stage's output (ingest and tag per input file, committed one by
@@ -319,7 +319,7 @@ class FilterConfig:
 @dataclass(frozen=True)
 class MixDataset:
     """One dataset of a training mixture (GPT-3 Table 2.2 row)."""
-    name: str
+    name: str  # names the dataset in the mixture and its manifest
     # "filter": a jobs/filter.py output folder (its documents/ Parquet); "parquet": a folder
     # with id and text, e.g. a reference corpus imported by jobs/import_reference.py
     # (<output>/<name>/documents).
@@ -363,7 +363,7 @@ class MixConfig:
     # Output files = ceil(total_tokens / tokens_per_file), a fixed function of the config,
     # so reruns write the same files; positions are split evenly across them.
     tokens_per_file: int = 256_000_000
-    output: str = "output/mix"
+    output: str = "output/mix"  # the job's output folder (documents/ in training order, manifest.json)
     spark: SparkConfig = field(default_factory=SparkConfig)
 
     def validate(self):
@@ -477,7 +477,7 @@ class BenchmarkSource:
 
 @dataclass(frozen=True)
 class DecontamConfig:
-    enabled: bool = True
+    enabled: bool = True  # false skips decontamination
     n: int = 13  # GPT-3 Appendix C: 13-gram overlaps
     window_chars: int = 200  # removed on each side of a colliding gram
     min_piece_chars: int = 200  # pieces shorter than this are dropped too
@@ -503,7 +503,7 @@ class DecontamConfig:
 @dataclass(frozen=True)
 class DecontamJobConfig:
     input: tuple[str, ...] = ()  # Parquet folders with at least id and text (source optional)
-    output: str = "output/decontam"
+    output: str = "output/decontam"  # the job's output folder
     dataset_column: str = "source"  # the per-dataset rows of the report; absent -> one row "all"
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
     spark: SparkConfig = field(default_factory=SparkConfig)
@@ -540,7 +540,7 @@ class PackConfig:
 @dataclass(frozen=True)
 class PackJobConfig:
     input: tuple[str, ...] = ()  # Parquet folders with a text column (and `position`, if a mixture)
-    output: str = "output/pack"
+    output: str = "output/pack"  # the job's output folder (token shards and metadata.json)
     pack: PackConfig = field(default_factory=PackConfig)
     spark: SparkConfig = field(default_factory=SparkConfig)
 

@@ -82,3 +82,16 @@ def test_any_file_type_by_folder_glob_or_name(tmp_path):
         inputs.expand_files([str(tmp_path / "nope.txt")])
     with pytest.raises(inputs.InputError, match="holds no file ending .txt"):
         inputs.expand_files([str(tmp_path / "*")], suffixes=(".txt",))
+
+
+def test_the_configuration_reference_is_current_and_covers_every_job():
+    """docs/configuration.md is written from the config classes; a changed key, default or
+    comment needs `python -m corpus_pipeline.confdoc > docs/configuration.md`."""
+    from corpus_pipeline import confdoc, launch
+
+    assert (REPO / "docs" / "configuration.md").read_text() == confdoc.markdown()
+    with_config = {name for name, path in launch.job_files().items() if launch.load_job(path).config_class}
+    assert with_config == {job for job, _, _ in confdoc.JOBS}
+    for job, conf, cls in confdoc.JOBS:
+        assert launch.load_job(launch.job_files()[job]).config_class is cls and (REPO / conf).exists()
+        assert launch.load_job(launch.job_files()[job]).default_conf == str(REPO / conf)
