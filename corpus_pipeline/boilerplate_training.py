@@ -50,10 +50,12 @@ def labelled_pages(pages: dict[str, list]) -> dict[str, list]:
     page's blocks (the run-time fallback sees those). Pages with no block in either view are
     left out: they teach nothing."""
     labelled = {}
-    for dataset, rows in pages.items():
+    for i, (dataset, rows) in enumerate(pages.items(), 1):
         fold = goldsets.fold_for(dataset)
         labelled[dataset] = [page for page in (labelled_page(row, fold) for row in rows)
                              if any(texts for texts, _, _ in page[2])]
+        # Parsing and labelling is most of the training time: a line per gold set.
+        log.info("progress: gold set %d/%d %s: %d pages labelled", i, len(pages), dataset, len(labelled[dataset]))
     return labelled
 
 

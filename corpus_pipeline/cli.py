@@ -1,23 +1,11 @@
 """What the jobs' command lines share: --input, --output, --conf and --set, as config overrides."""
 from __future__ import annotations
 
-import argparse
 import json
 
 from . import inputs
 
 OUTPUT_HELP = "output folder (replaced atomically if it holds a previous run)"
-
-
-def job_parser(prog: str, doc: str, default_conf, input_help: str) -> argparse.ArgumentParser:
-    """A parser with the four common options; the job adds its own. The description is the
-    third line of the job's docstring (the first is its usage line)."""
-    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[2])
-    parser.add_argument("--input", nargs="+", help=input_help)
-    parser.add_argument("--output", help=OUTPUT_HELP)
-    parser.add_argument("--conf", default=str(default_conf), help="YAML config (default: %(default)s)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    return parser
 
 
 def overrides(args) -> list[str]:

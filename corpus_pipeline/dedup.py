@@ -178,13 +178,19 @@ def smallest_member(pairs) -> dict:
     return {node: root(node) for node in parent}
 
 
+def describe_removed(report: dict) -> str:
+    """What dedup removed, in words: 'none', or 'duplicate 3, duplicate_of_reference 1 (12.5%)'."""
+    removed = ", ".join(f"{reason} {n:,}" for reason, n in sorted(report["removed"].items()) if n)
+    return f"{removed} ({100 * report['removed_fraction']:.1f}%)" if removed else "none"
+
+
 def format_summary(report: dict, seconds: float, output: str) -> str:
     """What jobs/dedup.py prints: the work done and what it removed."""
-    removed = ", ".join(f"{reason} {n:,}" for reason, n in report["removed"].items()) or "nothing"
+    removed = describe_removed(report)
     return "\n".join([
         f"corpus-pipeline dedup ({report['mode']}): {report['docs']:,} documents, "
         f"{report['references']:,} reference documents, in {seconds:.1f} s",
         f"  candidate pairs {report['candidate_pairs']:,} ({report['candidate_pairs_per_doc']} per document), "
         f"verified {report['verified_pairs']:,}",
-        f"  kept {report['kept']:,}; removed {removed} ({100 * report['removed_fraction']:.1f}%)",
+        f"  kept {report['kept']:,}; removed {removed}",
         f"  output {output}"])

@@ -20,6 +20,7 @@ from typing import Iterator, NamedTuple
 
 from . import ingest, inputs, references
 from .config import IngestConfig, ReferenceSource
+from .stats import counted
 
 DOCUMENT_COLUMNS = ("id", "source", "text")  # the schema of every import, whatever the format
 
@@ -58,8 +59,8 @@ def file_rows(source: ReferenceSource, path: str, ingest_cfg: IngestConfig) -> I
 
 def format_summary(stats: list[dict], seconds: float, output: str) -> str:
     """The job's closing lines: one per source, with what its files gave."""
-    lines = [f"corpus-pipeline import: {len(stats)} sources, {sum(s['documents'] for s in stats):,} documents "
-             f"in {seconds:.1f} s"]
+    lines = [f"corpus-pipeline import: {counted(len(stats), 'source')}, "
+             f"{sum(s['documents'] for s in stats):,} documents in {seconds:.1f} s"]
     for s in stats:
         dropped = sum(s["dropped"].values())
         lines.append(f"  {s['name']:<16} {s['format']:<16} {s['files']:>5,} files {s['documents']:>8,} documents "

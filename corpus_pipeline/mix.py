@@ -284,8 +284,9 @@ def dry_run(cfg: MixConfig, plan_file: str) -> Plan:
 
 def format_summary(manifest: dict, seconds: float, output: str) -> str:
     """What jobs/mix.py prints after a build: per dataset, what was available and drawn."""
+    files = f"{manifest['files']} file{'' if manifest['files'] == 1 else 's'}"
     lines = [f"corpus-pipeline mix: {manifest['docs']:,} documents, {manifest['tokens']:,} tokens "
-             f"in {manifest['files']} files, seed {manifest['seed']}, in {seconds:.1f} s",
+             f"in {files}, seed {manifest['seed']}, in {seconds:.1f} s",
              f"  {'dataset':<16}{'docs avail':>11}{'tokens avail':>14}{'weight':>8}{'target':>12}"
              f"{'drawn':>12}{'share':>8}{'docs':>8}{'epochs':>8}"]
     for d in manifest["datasets"]:

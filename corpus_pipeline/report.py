@@ -5,16 +5,17 @@ produces a static, self-contained `report.html` (plots as embedded PNGs, text es
 `samples/samples.parquet`, the example documents the report shows, for programmatic use.
 
 The report is what a curator looks at before trusting a filter: records per outcome and
-reason, quality-score histograms per source under GPT-3's Pareto keep curve (2 - s)^-alpha,
-observed vs expected keep ratio by score band, language mix, document lengths, dedup
-cluster sizes, and a few documents for each decision. Samples are picked by a hash of the
+reason, the funnel from records read to documents kept (ingested, selected, deduplicated),
+quality-score histograms per source under GPT-3's Pareto keep curve (2 - s)^-alpha,
+observed vs expected keep ratio by score band, the language mix of every record language ID
+saw (by what became of it), document lengths, dedup cluster sizes, and a few documents for
+each decision. Samples are picked by a hash of the
 document id, so a re-run shows the same documents.
 """
 from __future__ import annotations
 
 import base64
 import io
-import json
 from html import escape
 
 import fsspec
@@ -25,7 +26,8 @@ import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 
 from . import runs
-from .stats import describe_repeated_lines
+from .dedup import describe_removed
+from .stats import describe_repeated_lines, funnel, stage_of
 
 REPORT_FILE = "report.html"
 SAMPLES_FILE = "samples/samples.parquet"
@@ -142,6 +144,19 @@ def plot_outcomes(run: runs.Run):
     return fig
 
 
+def plot_funnel(stats: dict):
+    """Records left after each step, from records read to documents kept (stats.funnel)."""
+    steps = funnel(stats)
+    fig, ax = new_figure(7, 0.4 * len(steps) + 1)
+    labels, counts = [step for step, _ in steps][::-1], [n for _, n in steps][::-1]
+    ax.barh(labels, counts, color=["tab:green"] + ["tab:blue"] * (len(steps) - 1))
+    for i, n in enumerate(counts):
+        ax.text(n, i, f" {n:,}", va="center", fontsize=8)
+    ax.set_xlabel("records")
+    ax.set_title("From records read to documents kept")
+    return fig
+
+
 def source_groups(scored: pa.Table) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(source file, scores, passed) for the biggest sources; the others pooled as 'other sources'."""
     names = np.array([runs.source_name(s) for s in scored["source"].to_pylist()], dtype=object)
@@ -200,22 +215,47 @@ def plot_keep_ratio(bands: list[dict]):
     return fig
 
 
+# What became of a record that language ID saw, by the stage that dropped it (stats.stage_of).
+LANGUAGE_OUTCOMES = {"kept": ("kept", "tab:green"), "ingest": ("dropped: language", "tab:red"),
+                     "select": ("dropped: selection (quality, rules, copies)", "tab:orange"),
+                     "dedup": ("dropped: dedup", "tab:purple"),
+                     "after dedup": ("dropped: repeated lines, decontamination", "tab:gray")}
+
+
+def language_counts(run: runs.Run) -> dict[str, dict[str, int]]:
+    """{language: {outcome: records}} over every record with a language (kept documents and
+    every drop after language ID), the outcome being a key of LANGUAGE_OUTCOMES."""
+    counts: dict[str, dict[str, int]] = {}
+    parts = [("kept", run.documents)]
+    if run.dropped.num_rows:
+        parts += [(stage_of(reason), runs.with_reason(run.dropped, reason))
+                  for reason in sorted(set(run.dropped["reason"].to_pylist()))]
+    for outcome, table in parts:
+        if table.num_rows == 0 or "lang" not in table.column_names:
+            continue
+        for item in pc.value_counts(table["lang"].drop_null()).to_pylist():
+            per_outcome = counts.setdefault(item["values"], {})
+            per_outcome[outcome] = per_outcome.get(outcome, 0) + item["counts"]
+    return counts
+
+
 def plot_languages(run: runs.Run, top: int = 15):
-    """Languages of kept documents and of `language` drops: what the language filter removed."""
-    dropped = runs.with_reason(run.dropped, "language")
-    counts: dict[str, list[int]] = {}
-    for i, table in enumerate((run.documents, dropped)):
-        for item in (pc.value_counts(table["lang"]).to_pylist() if table.num_rows else []):
-            counts.setdefault(item["values"] or "?", [0, 0])[i] += item["counts"]
+    """Languages of every record language ID saw, stacked by what became of it."""
+    counts = language_counts(run)
     if not counts:
         return None
-    labels = sorted(counts, key=lambda k: (-sum(counts[k]), k))[:top][::-1]
-    fig, ax = new_figure(7, 0.3 * len(labels) + 1)
-    ax.barh(labels, [counts[k][0] for k in labels], color="tab:green", label="kept")
-    ax.barh(labels, [counts[k][1] for k in labels], left=[counts[k][0] for k in labels], color="tab:red",
-            label="dropped: language")
+    labels = sorted(counts, key=lambda k: (-sum(counts[k].values()), k))[:top][::-1]
+    fig, ax = new_figure(7, 0.3 * len(labels) + 1.2)
+    left = np.zeros(len(labels))
+    for outcome, (label, color) in LANGUAGE_OUTCOMES.items():
+        values = np.array([counts[k].get(outcome, 0) for k in labels])
+        if values.any():
+            ax.barh(labels, values, left=left, color=color, label=label)
+            left += values
+    for i, total in enumerate(left):
+        ax.text(total, i, f" {int(total):,}", va="center", fontsize=8)
     ax.set_xlabel("records")
-    ax.set_title("Language mix")
+    ax.set_title(f"Language mix ({int(sum(sum(c.values()) for c in counts.values())):,} records with a language)")
     ax.legend(fontsize=8)
     return fig
 
@@ -285,13 +325,22 @@ def summary_html(run: runs.Run) -> str:
     if run.dedup:
         d = run.dedup
         items.append(("dedup", f"{d['mode']}: {d['docs']:,} documents, {d['verified_pairs']:,} verified pairs, "
-                               f"removed {json.dumps(d['removed'])}"))
+                               f"removed {describe_removed(d)}"))
     else:
         items.append(("dedup", "not run"))
     removed = stats.get("repeated_lines")
     items.append(("repeated lines", describe_repeated_lines(removed) if removed else "not run"))
     return "<table class='summary'>" + "".join(
         f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in items) + "</table>"
+
+
+def funnel_html(stats: dict) -> str:
+    """The funnel's counts as a table: records left and removed at each step."""
+    rows, previous = [], None
+    for step, n in funnel(stats):
+        rows.append({"step": step, "records": f"{n:,}", "removed": "" if previous is None else f"{previous - n:,}"})
+        previous = n
+    return runs.table_html(rows, ["step", "records", "removed"])
 
 
 def band_table_html(bands: list[dict]) -> str:
@@ -352,6 +401,7 @@ def render(run: runs.Run, samples: pa.Table, folder: str) -> str:
     sections = [
         ("Summary", summary_html(run)),
         ("Records per outcome", figure_html(plot_outcomes(run), "records per outcome")),
+        ("From records read to documents kept", figure_html(plot_funnel(run.stats), "funnel") + funnel_html(run.stats)),
         ("Quality scores per source", figure_html(plot_score_histograms(scored, run.alpha), "quality scores")),
         ("Keep ratio by score band", figure_html(plot_keep_ratio(bands), "keep ratio by score band")
          + band_table_html(bands)),

@@ -18,7 +18,7 @@ def prepare(cfg, args):
 
 
 JOB = Job(prog="decontaminate.py", doc=__doc__, config_class=config.DecontamJobConfig,
-          default_conf=conf_file(__file__, "decontam.yaml"),
+          set_example="decontam.max_pieces=5", default_conf=conf_file(__file__, "decontam.yaml"),
           input_help="Parquet folders with id and text", prepare=prepare,
           work="corpus_pipeline.spark.decontam:decontam_job",
           summary=lambda report, cfg, seconds: decontam.format_summary(report, seconds, cfg.output))

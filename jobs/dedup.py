@@ -15,8 +15,9 @@ from corpus_pipeline.job import Job, conf_file
 
 
 def options(parser):
-    parser.add_argument("--reference", nargs="+", default=[],
-                        help="Parquet folders of reference documents, never removed (e.g. an imported WebText)")
+    parser.add_argument("--reference", nargs="+", default=[], metavar="DIR",
+                        help="Parquet folders of reference documents, never removed, e.g. an imported WebText "
+                             "(default: the config's dedup.references)")
 
 
 def reference_overrides(args) -> list[str]:
@@ -29,7 +30,7 @@ def prepare(cfg, args):
 
 
 JOB = Job(prog="dedup.py", doc=__doc__, config_class=config.DedupJobConfig,
-          default_conf=conf_file(__file__, "dedup.yaml"),
+          set_example="dedup.jaccard_threshold=0.7", default_conf=conf_file(__file__, "dedup.yaml"),
           input_help="Parquet folders with id and text", options=options, overrides=reference_overrides,
           prepare=prepare, work="corpus_pipeline.spark.dedup:dedup_job",
           summary=lambda report, cfg, seconds: dedup.format_summary(report, seconds, cfg.output))

@@ -10,7 +10,7 @@ conf/filter.yaml on the bundled sample in data/sample.
 """
 import sys
 
-from corpus_pipeline import cli, config, inputs, report, stats
+from corpus_pipeline import cli, config, inputs, stats
 from corpus_pipeline.job import Job, conf_file
 
 
@@ -23,12 +23,20 @@ def prepare(cfg, args) -> list[str]:
     return inputs.expand(cfg.input, cfg.input_prefix)
 
 
+def write_report(cfg, result):
+    """The report, once the run is written; imported here, since plotting takes a second to
+    import and a mistake on the command line should not wait for it."""
+    from corpus_pipeline import report
+
+    report.write_report(cfg.output)
+
+
 JOB = Job(prog="filter.py", doc=__doc__, config_class=config.FilterConfig,
-          default_conf=conf_file(__file__, "filter.yaml"),
-          input_help="archive files, folders, globs or manifests (default: the config's input)",
+          set_example="quality.alpha=3", default_conf=conf_file(__file__, "filter.yaml"),
+          input_help="archive files, folders, globs or manifests",
           prepare=prepare, work="corpus_pipeline.spark.filter:run_filter", progress=False,
           summary=lambda result, cfg, seconds: stats.format_summary(result, seconds, cfg.output),
-          finish=lambda cfg, result: report.write_report(cfg.output))
+          finish=write_report)
 
 if __name__ == "__main__":
     sys.exit(JOB.main())

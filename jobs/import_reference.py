@@ -21,7 +21,7 @@ def prepare(cfg, args):
 
 # OUTPUT holds one folder per source, each replaced atomically: OUTPUT itself has no marker.
 JOB = Job(prog="import_reference.py", doc=__doc__, config_class=config.ImportConfig,
-          default_conf=conf_file(__file__, "import/sample.yaml"),
+          set_example="ingest.min_chars=100", default_conf=conf_file(__file__, "import/sample.yaml"),
           prepare=prepare, output_marker=None, work="corpus_pipeline.spark.imports:import_job",
           summary=lambda stats, cfg, seconds: imports.format_summary(stats, seconds, cfg.output))
 

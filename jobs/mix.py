@@ -14,8 +14,9 @@ from corpus_pipeline.job import Job, conf_file
 
 def options(parser):
     parser.add_argument("--dry-run", action="store_true",
-                        help="print and write the plan from declared tokens; no Spark")
-    parser.add_argument("--plan-file", help="where --dry-run writes the plan (default: OUTPUT.plan.json)")
+                        help="print and write the plan from declared tokens; no Spark (default: off, a build)")
+    parser.add_argument("--plan-file", metavar="FILE",
+                        help="where --dry-run writes the plan (default: OUTPUT.plan.json)")
 
 
 def prepare(cfg, args):
@@ -33,7 +34,7 @@ def summary(result, cfg, seconds: float) -> str:
 
 
 JOB = Job(prog="mix.py", doc=__doc__, config_class=config.MixConfig,
-          default_conf=conf_file(__file__, "mix/sample.yaml"),
+          set_example="total_tokens=100000", default_conf=conf_file(__file__, "mix/sample.yaml"),
           options=options, prepare=prepare, output_marker="manifest.json", summary=summary,
           uses_spark=lambda args: not args.dry_run, local_work=mix.dry_run,
           work="corpus_pipeline.spark.mix:build_mixture")

@@ -10,7 +10,7 @@ from corpus_pipeline import config, pack
 from corpus_pipeline.job import Job, conf_file
 
 JOB = Job(prog="pack.py", doc=__doc__, config_class=config.PackJobConfig,
-          default_conf=conf_file(__file__, "pack.yaml"),
+          set_example="pack.seq_len=1024", default_conf=conf_file(__file__, "pack.yaml"),
           input_help="Parquet folders with a text column (e.g. a mixture's documents/)",
           work="corpus_pipeline.spark.pack:pack_job",
           summary=lambda summary, cfg, seconds: pack.format_summary(summary, cfg, seconds))

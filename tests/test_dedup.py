@@ -199,6 +199,13 @@ def test_dedup_job_end_to_end(spark, planted, tmp_path):
     assert kept == stats["kept"] and kept + dropped.count() == len(planted)
     assert {r.reason for r in dropped.collect()} == {"duplicate"}
     assert "candidate pairs" in result.stdout
+    assert f"removed duplicate {len(planted) - kept:,} (" in result.stdout and "{" not in result.stdout
+
+
+def test_what_dedup_removed_reads_as_words():
+    assert dedup.describe_removed({"removed": {}, "removed_fraction": 0.0}) == "none"
+    assert dedup.describe_removed({"removed": {"duplicate_of_reference": 1, "duplicate": 3},
+                                   "removed_fraction": 0.125}) == "duplicate 3, duplicate_of_reference 1 (12.5%)"
 
 
 @pytest.fixture(scope="module")

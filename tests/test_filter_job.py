@@ -7,6 +7,7 @@ import gzip
 import html
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from corpus_pipeline import __version__, config, ingest, inputs, report
 from corpus_pipeline.spark.filter import run_filter
 from corpus_pipeline.errors import UserError
+from corpus_pipeline.stats import format_funnel
 from corpus_pipeline.spark.output import OutputError
 
 from .conftest import ENGLISH_PAGE, REPO, SAMPLE, gzip_members, response_record, shared_file
@@ -209,10 +211,30 @@ def test_spark_submit_default_run_prints_summary(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "311 records read" in result.stdout and "alpha 9.0" in result.stdout
     stats = json.loads((out / "stats.json").read_text())
+    # The summary reads as text, and progress lines and warnings go to stderr, not stdout;
+    # none of the warnings a run once printed (a pyspark UserWarning, a truncated plan).
+    assert f"funnel     {format_funnel(stats)}\n" in result.stdout and "removed none" in result.stdout
+    assert "{" not in result.stdout and "(0.0%)" not in result.stdout and "progress" not in result.stdout
+    assert re.search(r"^progress: [a-z ]+: files 6/6 \(100\.0%\), 311 records, ", result.stderr, re.M), result.stderr
+    assert "UserWarning" not in result.stderr and "Truncated the string representation" not in result.stderr
     assert stats["quality"]["model_version"] == json.loads((REPO / "models/quality/manifest.json").read_text())[
         "model_version"]
     assert (stats["kept"], stats["dropped"]["quality"]) == (8, 108)
     assert stats["kept"] + stats["dropped"]["quality"] == SAMPLE_STATS["kept"]
+
+
+def test_spark_submit_refuses_a_foreign_output_in_one_line_on_stderr_before_spark(tmp_path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    result = subprocess.run(["spark-submit", "--master", "local[2]", "jobs/filter.py", "--output", str(foreign)],
+                            cwd=REPO, env=job_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower() or "Traceback" in line]
+    assert errors == [f"filter.py: error: output folder {foreign} exists and is not a corpus-pipeline output; "
+                      "remove it or choose another --output"], result.stderr
+    assert "Running Spark version" not in result.stderr  # no SparkContext was started
+    assert (foreign / "notes.txt").read_text() == "mine"
 
 
 @pytest.mark.parametrize("args, message", [

@@ -84,6 +84,41 @@ def test_help_shows_usage_description_and_defaults(capsys):
     assert "(default: " in shown and "dedup.yaml" in shown
 
 
+def job_files() -> dict[str, Job]:
+    """Every job of jobs/, imported from its file as spark-submit runs it."""
+    import importlib.util
+
+    jobs = {}
+    for path in sorted((REPO / "jobs").glob("*.py")):
+        spec = importlib.util.spec_from_file_location(f"job_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        jobs[path.name] = module.JOB
+    return jobs
+
+
+def test_every_option_of_every_job_says_its_default(monkeypatch):
+    monkeypatch.chdir(REPO)  # --conf defaults are shown relative to the folder one runs in
+    for name, job in job_files().items():
+        parser = job.parser()
+        assert parser.description and parser.description.rstrip().endswith("."), name  # whole sentences
+        for action in parser._actions:
+            if action.dest != "help":
+                assert "default" in action.help or "required" in action.help, (name, action.dest, action.help)
+        if job.config_class:
+            shown = " ".join(parser.format_help().split())
+            assert f"(default: {Path(job.default_conf).relative_to(REPO)})" in shown, name
+            assert "--set KEY=VALUE override a key of the config, e.g. --set " in shown, name
+
+
+def test_a_command_line_mistake_is_one_line_with_exit_code_1(capsys):
+    for argv in (["--bogus"], ["--input"]):
+        with pytest.raises(SystemExit) as stopped:
+            spark_job("tests.test_job:fine_work").main(argv)
+        err = capsys.readouterr().err
+        assert stopped.value.code == 1 and err.startswith("x.py: error: ") and err.count("\n") == 1, err
+
+
 def test_job_files_are_thin_and_never_import_pyspark():
     for path in sorted((REPO / "jobs").glob("*.py")):
         tree = ast.parse(Path(path).read_text())

@@ -7,14 +7,14 @@ import re
 import pyarrow.parquet as pq
 import pytest
 
-from corpus_pipeline import quality, report, runs
+from corpus_pipeline import quality, report, runs, stats as run_stats
 
 # The runs as a plugin, not imported fixtures: one session-wide copy of each run, shared by
 # both modules (an imported fixture is a separate fixture, and runs again, in each module).
 pytest_plugins = ("tests.filter_runs",)
 SCORED_ALPHA = 0.5  # filter_runs.SCORED_ALPHA (importing it here would import the plugin early)
 
-PLOTS = 6  # outcomes, score histograms, keep ratio, languages, lengths, cluster sizes
+PLOTS = 7  # outcomes, funnel, score histograms, keep ratio, languages, lengths, cluster sizes
 INGESTED = 116  # documents the sample yields before quality and dedup (README reference run)
 
 
@@ -93,6 +93,38 @@ def test_report_is_self_contained_html_with_every_plot(scored_report, scored):
     assert f"alpha {SCORED_ALPHA}" in html and run.stats["code_version"] in html
     removed = run.stats["repeated_lines"]
     assert f"{removed['lines_removed']:,} lines ({removed['chars_removed']:,} characters) removed" in html
+
+
+def test_funnel_goes_from_records_read_to_kept_with_the_runs_counts(scored_report, scored):
+    run, stats = scored
+    steps = dict(run_stats.funnel(stats))
+    assert list(steps) == ["records read", "ingested", "selected", "deduplicated", "kept"]
+    assert (steps["records read"], steps["ingested"], steps["kept"]) == (stats["records_read"], INGESTED, stats["kept"])
+    assert steps["ingested"] - steps["selected"] == stats["dropped"]["quality"]
+    assert steps["selected"] - steps["deduplicated"] == stats["dropped"]["duplicate"] > 0
+    assert steps["deduplicated"] - steps["kept"] == stats["dropped"].get("repeated_lines", 0)
+    html = open(scored_report[0], encoding="utf-8").read()
+    assert "<img alt='funnel'" in html
+    for step, n in steps.items():
+        assert f"<td>{step}</td><td>{n:,}</td>" in html
+
+
+def test_language_mix_counts_every_record_language_id_saw(scored):
+    run, stats = scored
+    counts = report.language_counts(run)
+    # Every ingested document has a language, and so has every language drop; nothing else does.
+    assert sum(sum(c.values()) for c in counts.values()) == INGESTED + stats["dropped"]["language"]
+    assert sum(c.get("ingest", 0) for c in counts.values()) == stats["dropped"]["language"]
+    # The sample's English pages dropped for quality or as duplicates are in the chart too.
+    assert counts["en"] == {"kept": stats["kept"], "select": stats["dropped"]["quality"],
+                            "dedup": stats["dropped"]["duplicate"], "ingest": counts["en"]["ingest"]}
+
+
+def test_summary_reads_as_text(scored):
+    run, stats = scored
+    summary = report.summary_html(run)
+    assert "{" not in summary and "[" not in summary
+    assert f"removed duplicate {stats['dropped']['duplicate']:,} (" in summary
 
 
 def test_samples_cover_every_decision_and_match_the_run(scored_report, scored):

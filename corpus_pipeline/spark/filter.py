@@ -74,33 +74,36 @@ def run_chain(spark, cfg: config.FilterConfig, files: list[str], root: str) -> d
     batch = cfg.files_per_commit or 4 * spark.sparkContext.defaultParallelism
     identities = {path: inputs.identity(path) for path in files}  # a file changed in place is read again
     size_shuffles(spark, sum(inputs.size_of(identity) for identity in identities.values()))
+    # Progress lines until the output is written: the stages after ingest take time too.
     with progress_reporter(spark, len(files), every_s=cfg.progress_every_s) as progress:
         markers, ingest_status = per_file_stage(
             ingested, identities, cfg.resume, progress.files_reused,
             lambda todo: ingest_files(spark, todo, identities, cfg, ingested, batch, progress))
-    require_readable(markers)
-    _, tag_status = per_file_stage(
-        tagged, identities, cfg.resume, lambda n: None,
-        lambda todo: tag_files(spark, todo, identities, cfg.quality, ingested, tagged, batch))
-    records, last = corpus_stages(spark, cfg, identities, tagged, root)
-    with output as out:
-        write_run_output(spark, out, ingested, files, root, records, last)
-        documents, dropped = spark.read.parquet(out.path("documents")), spark.read.parquet(out.path("dropped"))
-        run_stats = count_outcomes(documents, dropped, len(files))
-        run_stats["shards"] = reconcile(run_stats, markers)
-        run_stats["quality"] = quality_info
-        run_stats["dedup"] = stage_report(records, "dedup")
-        run_stats["repeated_lines"] = lines.report(documents, dropped) if cfg.repeated_lines.enabled else None
-        run_stats["decontam"] = stage_report(records, "decontam")
-        run_stats["stages"] = {"ingest": ingest_status, "tag": tag_status,
-                               **{name: records[name]["status"] if name in records else "off"
-                                  for name in CORPUS_STAGES}}
-        run_stats["seconds"] = round(time.time() - started, 1)
-        out.write_text("config.yaml", yaml.safe_dump(config.to_dict(cfg), sort_keys=False))
-        out.write_text("inputs.txt", "".join(f + "\n" for f in files))
-        out.write_text("run.json", json.dumps(run_manifest(cfg, root, ingested, markers, records, started),
-                                              indent=2) + "\n")
-        out.write_text("stats.json", json.dumps(dict(run_stats, code_version=code_version()), indent=2) + "\n")
+        require_readable(markers)
+        progress.now("tag")
+        _, tag_status = per_file_stage(
+            tagged, identities, cfg.resume, lambda n: None,
+            lambda todo: tag_files(spark, todo, identities, cfg.quality, ingested, tagged, batch))
+        records, last = corpus_stages(spark, cfg, identities, tagged, root, progress.now)
+        progress.now("writing the output")
+        with output as out:
+            write_run_output(spark, out, ingested, files, root, records, last)
+            documents, dropped = spark.read.parquet(out.path("documents")), spark.read.parquet(out.path("dropped"))
+            run_stats = count_outcomes(documents, dropped, len(files))
+            run_stats["shards"] = reconcile(run_stats, markers)
+            run_stats["quality"] = quality_info
+            run_stats["dedup"] = stage_report(records, "dedup")
+            run_stats["repeated_lines"] = lines.report(documents, dropped) if cfg.repeated_lines.enabled else None
+            run_stats["decontam"] = stage_report(records, "decontam")
+            run_stats["stages"] = {"ingest": ingest_status, "tag": tag_status,
+                                   **{name: records[name]["status"] if name in records else "off"
+                                      for name in CORPUS_STAGES}}
+            run_stats["seconds"] = round(time.time() - started, 1)
+            out.write_text("config.yaml", yaml.safe_dump(config.to_dict(cfg), sort_keys=False))
+            out.write_text("inputs.txt", "".join(f + "\n" for f in files))
+            out.write_text("run.json", json.dumps(run_manifest(cfg, root, ingested, markers, records, started),
+                                                  indent=2) + "\n")
+            out.write_text("stats.json", json.dumps(dict(run_stats, code_version=code_version()), indent=2) + "\n")
     return run_stats
 
 
@@ -143,7 +146,7 @@ def require_readable(markers: dict[str, dict]):
 
 
 def corpus_stages(spark, cfg: config.FilterConfig, identities: dict[str, str], tagged: ShardStore,
-                  root: str) -> tuple[dict, StageFolder]:
+                  root: str, now=lambda step: None) -> tuple[dict, StageFolder]:
     """Run (or reuse) select, then each enabled corpus stage on its predecessor's documents;
     return ({stage: its record}, the last stage's folder)."""
     chain = [("select", select_settings(cfg), lambda docs: select.select_documents(docs, cfg))]
@@ -159,6 +162,7 @@ def corpus_stages(spark, cfg: config.FilterConfig, identities: dict[str, str], t
     read_previous = lambda: tagged.read(list(identities), TAG_SCHEMA)  # noqa: E731 (select reads the tag shards)
     records = {}
     for name, settings, compute in chain:
+        now(name)
         folder = StageFolder(spark, root, name)
         fingerprint = stage_fingerprint(previous, settings)
         records[name] = run_stage(folder, fingerprint, lambda: compute(read_previous()), cfg.resume)

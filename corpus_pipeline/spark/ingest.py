@@ -49,6 +49,12 @@ def file_ranges(files: list[str], sizes: dict[str, int], cores: int, split_mb: i
             for start, end in (ingest.split_ranges(path, sizes[path], split) if split and sizes[path] else [(0, None)])]
 
 
+def records_read(marker: dict) -> int:
+    """Records of a committed shard, as the summary counts them: a file that yielded none
+    has one row (file_missing, file_empty, ...) that is no record."""
+    return sum(n for reason, n in marker["outcomes"].items() if reason not in ingest.FILE_REASONS)
+
+
 def ingest_files(spark, files: list[str], identities: dict[str, str], cfg: config.FilterConfig, store: ShardStore,
                  batch_size: int, progress: ProgressReporter) -> list[dict]:
     """Extract `files` batch by batch into their shards; return the markers committed."""
@@ -58,6 +64,6 @@ def ingest_files(spark, files: list[str], identities: dict[str, str], cfg: confi
     for batch in (files[i:i + batch_size] for i in range(0, len(files), batch_size)):
         ranges = file_ranges(batch, sizes, cores, cfg.split_mb)
         markers = store.commit_batch(outcomes_frame(spark, ranges, cfg.ingest), batch, identities)
-        progress.files_done(len(markers), sum(marker["records"] for marker in markers))
+        progress.files_done(len(markers), sum(records_read(marker) for marker in markers))
         committed += markers
     return committed

@@ -3,13 +3,17 @@
 Consumes the driver's SparkContext (its UI address and `statusTracker()`) and the counts the
 job reports as it commits input files; produces, every `every_s` seconds, one line such as
 
-    progress: files 412/1,000 (41.2%), 1,234,567 records, 1,234 records/s; stage 37: 5/8 tasks
+    progress: ingest: files 412/1,000 (41.2%), 1,234,567 records, 1,234 records/s; stage 37: 5/8 tasks
 
-Files and records are what the job has committed (each batch of input files is written and
+where `ingest` is the step the job says it is in (`now`: tag, select, dedup, ...). Files
+and records are what the job has committed (each batch of input files is written and
 counted before it is reported), so the rate is honest about finished work: it never counts
 a task that is later retried, and it runs up to the last commit. Stage task counts come
 from the status tracker and show the work in between. The line goes to stderr, where
 spark-submit's driver log is.
+
+Lines come every `FIRST_EVERY_S` seconds in the first minute, so that even a short job says
+what it does, then every `every_s` seconds, so that a long one does not flood its log.
 """
 from __future__ import annotations
 
@@ -18,6 +22,11 @@ import sys
 import threading
 import time
 from typing import Callable
+
+from ..stats import counted
+
+FIRST_EVERY_S = 10.0
+FIRST_MINUTE_S = 60.0
 
 
 def to_stderr(line: str):
@@ -35,6 +44,12 @@ class ProgressReporter:
         self._lock = threading.Lock()
         self.files = self.records = 0
         self.reused_files = 0
+        self.step = "ingest"
+
+    def now(self, step: str):
+        """The job moved on to `step` (e.g. dedup): the next lines name it."""
+        with self._lock:
+            self.step = step
 
     def files_done(self, files: int, records: int):
         """The job committed `files` input files holding `records` records."""
@@ -51,14 +66,15 @@ class ProgressReporter:
     def line(self) -> str:
         with self._lock:
             files, records, reused, seconds = self.files, self.records, self.reused_files, self.last_commit - self.started
+            step = self.step
         done = files + reused
         share = f" ({100 * done / self.total_files:.1f}%)" if self.total_files else ""
         # Up to the last commit: the rate of finished work, which does not decay while the
         # job does something else (dedup, writing) after the last file.
-        rate = records / seconds if records else 0.0
-        parts = [f"files {done:,}/{self.total_files:,}{share}", f"{records:,} records", f"{rate:,.0f} records/s"]
+        rate = records / seconds if records and seconds > 0 else 0.0
+        parts = [f"files {done:,}/{self.total_files:,}{share}", counted(records, "record"), f"{rate:,.0f} records/s"]
         reused_note = f" ({reused:,} reused)" if reused else ""
-        return f"progress: {parts[0]}{reused_note}, {parts[1]}, {parts[2]}{self.stages()}"
+        return f"progress: {step}: {parts[0]}{reused_note}, {parts[1]}, {parts[2]}{self.stages()}"
 
     def stages(self) -> str:
         return running_stages(self._tracker)
@@ -68,6 +84,18 @@ def running_stages(tracker) -> str:
     """The running stages' task counts, e.g. '; stage 37: 5/8 tasks'."""
     infos = [tracker.getStageInfo(s) for s in sorted(tracker.getActiveStageIds())]
     return "".join(f"; stage {i.stageId}: {i.numCompletedTasks}/{i.numTasks} tasks" for i in infos if i)
+
+
+def next_wait(elapsed_s: float, every_s: float) -> float:
+    """Seconds to the next progress line: FIRST_EVERY_S in the first minute, then `every_s`."""
+    return min(FIRST_EVERY_S, every_s) if elapsed_s < FIRST_MINUTE_S else every_s
+
+
+def every_so_often(stop: threading.Event, every_s: float, emit_line: Callable[[float], None]):
+    """Call `emit_line(seconds so far)` at `next_wait` intervals until `stop` is set."""
+    started = time.monotonic()
+    while not stop.wait(next_wait(time.monotonic() - started, every_s)):
+        emit_line(time.monotonic() - started)
 
 
 def ui_line(spark) -> str:
@@ -83,12 +111,9 @@ def progress_reporter(spark, total_files: int, every_s: float = 30.0, emit: Call
     emit(ui_line(spark))
     stop = threading.Event()
 
-    def report():
-        while not stop.wait(every_s):
-            emit(reporter.line())
-
     # A daemon thread: a job that dies must not be kept alive by its progress line.
-    thread = threading.Thread(target=report, name="corpus-pipeline-progress", daemon=True)
+    thread = threading.Thread(target=every_so_often, args=(stop, every_s, lambda _: emit(reporter.line())),
+                              name="corpus-pipeline-progress", daemon=True)
     thread.start()
     try:
         yield reporter
@@ -100,15 +125,16 @@ def progress_reporter(spark, total_files: int, every_s: float = 30.0, emit: Call
 
 @contextlib.contextmanager
 def stage_heartbeat(spark, every_s: float = 30.0, emit: Callable[[str], None] = to_stderr):
-    """For jobs without files to count: every `every_s` seconds, the time so far and the
-    running stages' task counts, so that a long job is never silent."""
-    tracker, started, stop = spark.sparkContext.statusTracker(), time.monotonic(), threading.Event()
+    """For jobs without files to count: the Spark UI address, then the time so far and the
+    running stages' task counts (as `progress_reporter`), so that a long job is never silent."""
+    tracker, stop = spark.sparkContext.statusTracker(), threading.Event()
+    emit(ui_line(spark))
 
-    def beat():
-        while not stop.wait(every_s):
-            emit(f"progress: {time.monotonic() - started:,.0f} s{running_stages(tracker)}")
+    def beat(seconds: float):
+        emit(f"progress: {seconds:,.0f} s{running_stages(tracker)}")
 
-    thread = threading.Thread(target=beat, name="corpus-pipeline-heartbeat", daemon=True)
+    thread = threading.Thread(target=every_so_often, args=(stop, every_s, beat), name="corpus-pipeline-heartbeat",
+                              daemon=True)
     thread.start()
     try:
         yield

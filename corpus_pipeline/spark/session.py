@@ -25,6 +25,9 @@ TEXT_ROW_BATCHES = {"spark.sql.parquet.columnarReaderBatchSize": "512",
 # Input bytes per shuffle partition: a 1 GB WARC holds some 200-300 MB of extracted text, so
 # a partition of a crawl's documents stays near AQE's advisory 64 MB.
 INPUT_BYTES_PER_SHUFFLE_PARTITION = 256 << 20
+# Plans print their columns when Spark records a query (UI, event log); the tag stage's rows
+# have some 50 columns, over Spark's default of 25, which logged a truncation WARN every run.
+PLAN_FIELDS = {"spark.sql.debug.maxToStringFields": "200"}
 _LOCAL_WITHOUT_RETRIES = re.compile(r"local(?:\[(\d+|\*)\])?")
 
 
@@ -47,7 +50,7 @@ def get_spark(cfg: SparkConfig) -> SparkSession:
     spark = builder.master(with_task_retries(master)).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     size_shuffles(spark, 0)
-    for key, value in TEXT_ROW_BATCHES.items():
+    for key, value in {**TEXT_ROW_BATCHES, **PLAN_FIELDS}.items():
         set_unless_launched_with(spark, key, value)
     return spark
 
