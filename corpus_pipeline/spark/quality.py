@@ -95,6 +95,13 @@ def score_column(scored, name: str = "score"):
     return scored.withColumn(name, vector_to_array("probability")[1])
 
 
+def in_one_canonical_partition(train):
+    """The training rows in one partition, sorted: the weights are then the same bit for bit
+    on any core count. L-BFGS sums the gradient per partition and adds the partial sums in
+    the order tasks finish, and floating-point addition is not associative."""
+    return train.repartition(1).sortWithinPartitions("id", "source", "text")
+
+
 def train_classifier(spark, cfg: TrainConfig) -> dict:
     """Fit, evaluate and save the model folder atomically; return its manifest."""
     started = time.time()
@@ -102,8 +109,7 @@ def train_classifier(spark, cfg: TrainConfig) -> dict:
         docs = cap_per_source(reference_frame(spark, cfg), cfg)
         docs = docs.withColumn("validation", hash_column("split", cfg.seed) < cfg.validation_fraction).cache()
         train, class_counts = with_class_weights(docs.filter(~F.col("validation")))
-        # Few partitions: every L-BFGS iteration ships one dense gradient per partition.
-        model = quality_pipeline(cfg).fit(train.coalesce(spark.sparkContext.defaultParallelism))
+        model = quality_pipeline(cfg).fit(in_one_canonical_partition(train))
         validation = score_column(model.transform(docs.filter(F.col("validation")))).cache()
         python_model = export_weights(model, cfg)
         manifest = {
