@@ -122,6 +122,7 @@ def train_classifier(spark, cfg: TrainConfig) -> dict:
             "params": {"reg_param": cfg.reg_param, "max_iter": cfg.max_iter, "seed": cfg.seed,
                        "validation_fraction": cfg.validation_fraction,
                        "train_docs_by_label": {str(k): v for k, v in sorted(class_counts.items())}},
+            "numerics": jvm_numerics(spark),
             "sources": source_summaries(docs, cfg),
             "validation": validation_metrics(validation),
             "config": to_dict(cfg),
@@ -133,6 +134,16 @@ def train_classifier(spark, cfg: TrainConfig) -> dict:
         out.write_text(quality.MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     spark.catalog.clearCache()
     return manifest
+
+
+def jvm_numerics(spark) -> dict:
+    """What else decides the last bits of the weights: Spark ML's BLAS (Java's Vector API sums
+    in as many lanes as the CPU's vectors hold) and the JVM. -XX:MaxVectorSize=16 pins 128 bits."""
+    jvm = spark._jvm
+    return {"blas": jvm.dev.ludovic.netlib.blas.BLAS.getInstance().getClass().getSimpleName(),
+            "vector_bits": jvm.jdk.incubator.vector.DoubleVector.SPECIES_MAX.vectorBitSize(),
+            "java": jvm.java.lang.System.getProperty("java.version"),
+            "arch": jvm.java.lang.System.getProperty("os.arch")}
 
 
 def export_weights(model: PipelineModel, cfg: TrainConfig) -> quality.QualityModel:
