@@ -225,7 +225,8 @@ class DedupJobConfig:
 class TrainConfig:
     positives: tuple[ReferenceSource, ...] = ()
     negatives: tuple[ReferenceSource, ...] = ()
-    output: str = "models/quality"
+    # Not models/quality: a retrained model replaces the shipped one only when asked to.
+    output: str = "output/quality-model"
     # Spark ML HashingTF buckets; 2^18 keeps collisions rare for a few hundred thousand terms.
     num_features: int = 1 << 18
     # Scale each document's term counts to unit L2 norm before the regression, so that the

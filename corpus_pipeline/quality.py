@@ -220,6 +220,9 @@ def format_training_summary(manifest: dict, seconds: float, output: str) -> str:
                  f"  recall {metrics['recall_at_0.5']:.4f}  ({metrics['docs']:,} docs)")
     lines += [f"    {source:<12} mean score {d['mean']:.3f}  median {d['quantiles']['0.5']:.3f}"
               for source, d in metrics["score_by_source"].items()]
+    if "numerics" in manifest:
+        n = manifest["numerics"]
+        lines.append(f"  numerics     {n['blas']}, {n['vector_bits']}-bit vectors, Java {n['java']} {n['arch']}")
     lines.append(f"  model        {output}")
     return "\n".join(lines)
 

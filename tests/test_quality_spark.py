@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from pyspark.ml import PipelineModel
 from pyspark.ml.feature import HashingTF, Tokenizer
 from pyspark.sql import functions as F
@@ -18,6 +21,7 @@ from corpus_pipeline.spark.select import pareto_keeps
 from corpus_pipeline.spark.tag import broadcast_scorer, tag_documents
 
 from .conftest import REPO, SAMPLE, UNICODE_TEXTS
+from .test_filter_job import job_env
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +61,36 @@ def test_manifest_records_sources_parameters_and_metrics(trained, small_config):
     assert manifest["model_version"].startswith("quality-")
 
 
-def test_same_config_trains_the_same_model(spark, trained, small_config, tmp_path):
-    again = spark_quality.train_classifier(spark, dataclasses.replace(small_config, output=str(tmp_path / "m")))
-    assert again["sources"] == trained[1]["sources"]
-    assert again["validation"]["roc_auc"] == pytest.approx(trained[1]["validation"]["roc_auc"], abs=1e-3)
+def test_another_core_count_trains_the_same_model_bit_for_bit(trained, small_config, tmp_path):
+    """The job in a new JVM on one core, with other shuffle partitions, trains the model that
+    the local[2] session trained: the same version, weights.npz byte for byte."""
+    folder, manifest = trained
+    conf = tmp_path / "quality.yaml"
+    conf.write_text(yaml.safe_dump(config.to_dict(small_config)))
+    job = subprocess.run(["spark-submit", "--master", "local[1]", "--conf", "spark.sql.shuffle.partitions=7",
+                          "jobs/train_classifier.py", "--conf", str(conf), "--output", str(tmp_path / "m")],
+                         cwd=REPO, env=job_env(), capture_output=True, text=True, timeout=900)
+    assert job.returncode == 0, job.stderr[-3000:]
+    again = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert again["model_version"] == manifest["model_version"] and again["sources"] == manifest["sources"]
+    assert (tmp_path / "m" / "weights.npz").read_bytes() == Path(folder, "weights.npz").read_bytes()
+
+
+def test_retraining_reproduces_the_shipped_model(shared_import, tmp_path):
+    """docs/quality.md's command (vectors pinned to 128 bits) with conf/quality.yaml on the
+    shared data: models/quality's version and weights.npz byte for byte (about 2 minutes)."""
+    folder, _ = shared_import
+    conf = tmp_path / "quality.yaml"
+    conf.write_text((REPO / "conf" / "quality.yaml").read_text().replace("output/import/shared", str(folder)))
+    job = subprocess.run(["spark-submit", "--driver-java-options=-XX:MaxVectorSize=16", "jobs/train_classifier.py",
+                          "--conf", str(conf), "--output", str(tmp_path / "m")],
+                         cwd=REPO, env=job_env(), capture_output=True, text=True, timeout=900)
+    assert job.returncode == 0, job.stderr[-3000:]
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    shipped = json.loads((REPO / "models" / "quality" / "manifest.json").read_text())
+    assert manifest["model_version"] == shipped["model_version"]
+    assert (tmp_path / "m" / "weights.npz").read_bytes() == (REPO / "models" / "quality" / "weights.npz").read_bytes()
+    assert [dict(s, path="") for s in manifest["sources"]] == [dict(s, path="") for s in shipped["sources"]]
 
 
 def real_texts(n: int = 300) -> list[str]:

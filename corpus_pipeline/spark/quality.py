@@ -95,6 +95,13 @@ def score_column(scored, name: str = "score"):
     return scored.withColumn(name, vector_to_array("probability")[1])
 
 
+def in_one_canonical_partition(train):
+    """The training rows in one partition, sorted: the weights are then the same bit for bit
+    on any core count. L-BFGS sums the gradient per partition and adds the partial sums in
+    the order tasks finish, and floating-point addition is not associative."""
+    return train.repartition(1).sortWithinPartitions("id", "source", "text")
+
+
 def train_classifier(spark, cfg: TrainConfig) -> dict:
     """Fit, evaluate and save the model folder atomically; return its manifest."""
     started = time.time()
@@ -102,8 +109,7 @@ def train_classifier(spark, cfg: TrainConfig) -> dict:
         docs = cap_per_source(reference_frame(spark, cfg), cfg)
         docs = docs.withColumn("validation", hash_column("split", cfg.seed) < cfg.validation_fraction).cache()
         train, class_counts = with_class_weights(docs.filter(~F.col("validation")))
-        # Few partitions: every L-BFGS iteration ships one dense gradient per partition.
-        model = quality_pipeline(cfg).fit(train.coalesce(spark.sparkContext.defaultParallelism))
+        model = quality_pipeline(cfg).fit(in_one_canonical_partition(train))
         validation = score_column(model.transform(docs.filter(F.col("validation")))).cache()
         python_model = export_weights(model, cfg)
         manifest = {
@@ -116,6 +122,7 @@ def train_classifier(spark, cfg: TrainConfig) -> dict:
             "params": {"reg_param": cfg.reg_param, "max_iter": cfg.max_iter, "seed": cfg.seed,
                        "validation_fraction": cfg.validation_fraction,
                        "train_docs_by_label": {str(k): v for k, v in sorted(class_counts.items())}},
+            "numerics": jvm_numerics(spark),
             "sources": source_summaries(docs, cfg),
             "validation": validation_metrics(validation),
             "config": to_dict(cfg),
@@ -127,6 +134,16 @@ def train_classifier(spark, cfg: TrainConfig) -> dict:
         out.write_text(quality.MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     spark.catalog.clearCache()
     return manifest
+
+
+def jvm_numerics(spark) -> dict:
+    """What else decides the last bits of the weights: Spark ML's BLAS (Java's Vector API sums
+    in as many lanes as the CPU's vectors hold) and the JVM. -XX:MaxVectorSize=16 pins 128 bits."""
+    jvm = spark._jvm
+    return {"blas": jvm.dev.ludovic.netlib.blas.BLAS.getInstance().getClass().getSimpleName(),
+            "vector_bits": jvm.jdk.incubator.vector.DoubleVector.SPECIES_MAX.vectorBitSize(),
+            "java": jvm.java.lang.System.getProperty("java.version"),
+            "arch": jvm.java.lang.System.getProperty("os.arch")}
 
 
 def export_weights(model: PipelineModel, cfg: TrainConfig) -> quality.QualityModel:
