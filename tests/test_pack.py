@@ -68,24 +68,6 @@ def test_rows_hold_the_whole_stream_in_order(cc_stream):
     assert np.array_equal(kept, cc_stream[:plan.used_tokens])
 
 
-def test_torch_path_is_byte_identical_to_numpy(cc_stream):
-    pytest.importorskip("torch")
-    for seq_len, with_target, tail in [(2048, False, "drop"), (2048, True, "pad"), (1000, False, "pad"), (7, True, "pad")]:
-        numpy_rows = pack.pack_stream(cc_stream, seq_len, with_target, tail, 64)
-        torch_rows = pack.pack_stream(cc_stream, seq_len, with_target, tail, 64, device="cpu")
-        assert [r.tobytes() for r in numpy_rows] == [r.tobytes() for r in torch_rows]
-
-
-def test_device_choice():
-    assert pack.resolve_device("cpu") is None
-    torch = pytest.importorskip("torch")
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU")
-    assert pack.resolve_device("auto") is None
-    with pytest.raises(RuntimeError, match="no CUDA GPU"):
-        pack.resolve_device("cuda")
-
-
 def test_join_chunks_requires_an_exact_tiling():
     piece = lambda *ids: np.array(ids, pack.DTYPE).tobytes()  # noqa: E731
     assert pack.join_chunks([(2, piece(3)), (0, piece(1, 2))], 3).tolist() == [1, 2, 3]
@@ -108,10 +90,15 @@ def test_fingerprint_follows_text_and_order():
 
 def test_config_is_validated():
     cfg = config.load(config.PackJobConfig, "conf/pack.yaml", ["input=[x]"])
-    assert (cfg.pack.seq_len, cfg.pack.tail, cfg.pack.device) == (2048, "drop", "auto")
-    for bad in ("pack.tail=keep", "pack.device=tpu", "pack.seq_len=0", "pack.rows_per_shard=0"):
+    assert (cfg.pack.seq_len, cfg.pack.tail, cfg.pack.tokenizer, cfg.pack.format) == (2048, "drop", "gpt2", "shards")
+    for bad in ("pack.tail=keep", "pack.format=arrow", "pack.engine=tpu", "pack.seq_len=0", "pack.rows_per_shard=0"):
         with pytest.raises(config.ConfigError):
             config.load(config.PackJobConfig, None, ["input=[x]", bad])
+
+
+def test_a_config_that_still_sets_the_removed_device_key_is_told_so():
+    with pytest.raises(config.ConfigError, match="^config key pack.device was removed: "):
+        config.load(config.PackJobConfig, None, ["input=[x]", "pack.device=cuda"])
 
 
 # --- Real text -------------------------------------------------------------------------
