@@ -17,6 +17,7 @@ tests check the ids against tiktoken on all the shared data and on every code po
 """
 from __future__ import annotations
 
+import array
 import functools
 import hashlib
 import importlib.util
@@ -102,6 +103,9 @@ def engine():
         return tokie.Tokenizer.from_json(path)
 
 
+_UINT32 = next(code for code in "IL" if array.array(code).itemsize == 4)
+
+
 def _tokie_may_differ(text: str) -> bool:
     """Where tokie's lexer and GPT-2's regex part ways (module docstring); `in` is a
     memchr-speed scan, a regex search here would cost a fifth of the BPE."""
@@ -115,9 +119,10 @@ def encode_array(text: str):
 
     if not _tokie_may_differ(text):
         try:
-            return np.array(engine().encode(text, add_special_tokens=False).ids, np.uint32)
+            ids = engine().encode(text, add_special_tokens=False).ids
         except UnicodeEncodeError:  # lone surrogates: tiktoken's own repair below
-            pass
+            return reference_array(text)
+        return np.frombuffer(array.array(_UINT32, ids), np.uint32)  # 3x faster than np.array(list)
     return reference_array(text)
 
 
