@@ -1,5 +1,8 @@
-"""Tokenize-and-pack throughput: tokens per CPU-second (one core) for our CPU path, plain
-tiktoken and Hugging Face `tokenizers`, on the same real text; peak memory of each.
+"""Tokenize-and-pack throughput: tokens per CPU-second (one core) for the pack stage's
+engine (gpt2.encode_array: tokie, tiktoken where tokie's lexer may differ), the whole stage,
+plain tiktoken, tokie alone and Hugging Face `tokenizers`, on the same real text; peak
+memory of each; and the engine's and the stage's speed as a multiple of tiktoken's, from
+the same run.
 
     python bench/pack_bench.py [--repeat 3] [--processes 16]
 
@@ -8,10 +11,8 @@ timed in CPU seconds (time.process_time), which a busy shared machine distorts f
 than wall time. Text: the 12 Gutenberg books, the 670 non-empty dolma CC documents and
 the 4,724 WebText documents of ../shared/data (about 5.5 M GPT-2 tokens).
 
-`--processes N` adds our tokenizer in N worker processes, timed in wall seconds: on a GPU
-machine, run it with N = its cores beside `--device cuda` to compare a whole CPU against
-the GPU path. Row assembly is timed separately (numpy, and torch on the device) because
-it is the only part of the stage a GPU can take: BPE merges are sequential per word.
+`--processes N` adds the engine in N worker processes, timed in wall seconds (a whole
+machine's CPU). Row assembly is timed alone to show its share of the stage.
 """
 from __future__ import annotations
 
@@ -49,6 +50,25 @@ def run_tiktoken(docs):
     return tokens, time.process_time() - started
 
 
+def run_engine(docs):
+    """The pack stage's engine, ids as arrays, as pack.document_tokens calls it."""
+    from corpus_pipeline import gpt2
+
+    gpt2.engine(), gpt2.encoding()  # both built once per process, as in the job (tiktoken for the fallback)
+    started = time.process_time()
+    tokens = sum(len(gpt2.encode_array(d)) for d in docs)
+    return tokens, time.process_time() - started
+
+
+def run_tokie(docs):
+    from corpus_pipeline import gpt2
+
+    engine = gpt2.engine()
+    started = time.process_time()
+    tokens = sum(len(engine.encode(d, add_special_tokens=False).ids) for d in docs)
+    return tokens, time.process_time() - started
+
+
 def run_hf(docs):
     from tokenizers import Tokenizer, models, pre_tokenizers
 
@@ -62,29 +82,26 @@ def run_hf(docs):
     return tokens, time.process_time() - started
 
 
-def run_ours(docs, device=None):
+def run_ours(docs):
     """The whole stage: tokenize, EOT, stream to disk, cut rows, write shards + metadata."""
     from corpus_pipeline import gpt2, pack
 
-    gpt2.encoding()  # built once per process in the job too; not part of the per-token cost
-    if device:  # likewise the torch import and, on a GPU, the CUDA context
-        pack.pack_stream(pack.stream_of([[1] * 5000]), 2048, device=device)
+    gpt2.encoding(), gpt2.engine()  # built once per process in the job too; not part of the per-token cost
     with tempfile.TemporaryDirectory() as folder:
         started = time.process_time()
-        meta = pack.pack_texts(docs, Path(folder) / "out", device=device)
+        meta = pack.pack_texts(docs, Path(folder) / "out")
         return meta["stream_tokens"], time.process_time() - started
 
 
-def run_rows(docs, device=None):
-    """Row assembly alone, on a stream of these documents (what a GPU could take over)."""
+def run_rows(docs):
+    """Row assembly alone, on a stream of these documents."""
     import numpy as np
 
     from corpus_pipeline import pack
 
     stream = np.concatenate([pack.document_tokens(d) for d in docs])
-    pack.pack_stream(stream[:4096], 2048, device=device)  # warm-up (CUDA context, kernels)
     started = time.process_time()
-    pack.pack_stream(stream, 2048, True, "pad", 16384, device=device)
+    pack.pack_stream(stream, 2048, True, "pad", 16384)
     return len(stream), time.process_time() - started
 
 
@@ -103,52 +120,53 @@ def run_parallel(docs, processes: int):
         return tokens, time.time() - started
 
 
-CONTENDERS = {"ours (pack_texts, numpy rows)": run_ours, "tiktoken encode_ordinary": run_tiktoken,
+ENGINE, STAGE, TIKTOKEN = "engine (gpt2.encode_array)", "stage (pack_texts, shards)", "tiktoken encode_ordinary"
+CONTENDERS = {ENGINE: run_engine, STAGE: run_ours, TIKTOKEN: run_tiktoken, "tokie alone (no fallback)": run_tokie,
               "HF tokenizers ByteLevel BPE": run_hf, "row assembly alone, numpy": run_rows}
 
 
-def child(name: str, device: str | None, processes: int):
+def child(name: str, processes: int):
     os.environ.update(TOKENIZERS_PARALLELISM="false", RAYON_NUM_THREADS="1")
     docs = texts()
-    if name == "parallel":
-        tokens, seconds = run_parallel(docs, processes)
-    elif device:
-        tokens, seconds = (run_ours if name.startswith("ours") else run_rows)(docs, device)
-    else:
-        tokens, seconds = CONTENDERS[name](docs)
+    tokens, seconds = run_parallel(docs, processes) if name == "parallel" else CONTENDERS[name](docs)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"tokens": tokens, "seconds": seconds, "peak_mib": peak}))
 
 
-def measure(name: str, repeat: int, device: str | None = None, processes: int = 0) -> dict:
-    runs = []
+def run_child(name: str, processes: int = 0) -> dict:
+    args = [sys.executable, __file__, "--child", name, "--processes", str(processes)]
+    out = subprocess.run(args, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(names: list[str], repeat: int, processes: int = 0) -> dict[str, dict]:
+    """Best of `repeat` runs each, taken in turns (engine, stage, tiktoken, ..., then again),
+    so that a burst of load on a shared machine falls on all contenders alike."""
+    runs = {name: [] for name in names}
     for _ in range(repeat):
-        args = [sys.executable, __file__, "--child", name, "--processes", str(processes)]
-        out = subprocess.run(args + (["--device", device] if device else []), capture_output=True, text=True, check=True)
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    best = min(runs, key=lambda r: r["seconds"])
-    return dict(best, tokens_per_s=best["tokens"] / best["seconds"])
+        for name in names:
+            runs[name].append(run_child(name, processes))
+    best = {name: min(r, key=lambda x: x["seconds"]) for name, r in runs.items()}
+    return {name: dict(b, tokens_per_s=b["tokens"] / b["seconds"]) for name, b in best.items()}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per contender; the best is reported")
-    parser.add_argument("--processes", type=int, default=0, help="also run our tokenizer in N processes")
-    parser.add_argument("--device", default=None, help="also time our torch path on this device (cuda, cpu)")
+    parser.add_argument("--processes", type=int, default=0, help="also run the engine in N processes")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(args.child, args.device, args.processes)
-    rows = [(name, measure(name, args.repeat)) for name in CONTENDERS]
-    if args.device:
-        rows += [(f"ours, torch rows on {args.device}", measure("ours", args.repeat, args.device)),
-                 (f"row assembly alone, torch on {args.device}", measure("rows", args.repeat, args.device))]
+        return child(args.child, args.processes)
+    rows = measure(list(CONTENDERS), args.repeat)
     if args.processes:
-        rows.append((f"our tokenizer, {args.processes} processes (wall s)",
-                     measure("parallel", args.repeat, processes=args.processes)))
+        rows[f"engine, {args.processes} processes (wall s)"] = measure(["parallel"], args.repeat, args.processes)["parallel"]
     print(f"{'contender':48} {'tokens':>10} {'seconds':>8} {'tokens/s':>12} {'peak MiB':>9}")
-    for name, r in rows:
+    for name, r in rows.items():
         print(f"{name:48} {r['tokens']:>10,} {r['seconds']:>8.3f} {r['tokens_per_s']:>12,.0f} {r['peak_mib']:>9.0f}")
+    base = rows[TIKTOKEN]["tokens_per_s"]
+    print(f"per CPU-second against tiktoken, this run: engine {rows[ENGINE]['tokens_per_s'] / base:.2f}x, "
+          f"whole stage {rows[STAGE]['tokens_per_s'] / base:.2f}x")
 
 
 if __name__ == "__main__":

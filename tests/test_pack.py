@@ -68,24 +68,6 @@ def test_rows_hold_the_whole_stream_in_order(cc_stream):
     assert np.array_equal(kept, cc_stream[:plan.used_tokens])
 
 
-def test_torch_path_is_byte_identical_to_numpy(cc_stream):
-    pytest.importorskip("torch")
-    for seq_len, with_target, tail in [(2048, False, "drop"), (2048, True, "pad"), (1000, False, "pad"), (7, True, "pad")]:
-        numpy_rows = pack.pack_stream(cc_stream, seq_len, with_target, tail, 64)
-        torch_rows = pack.pack_stream(cc_stream, seq_len, with_target, tail, 64, device="cpu")
-        assert [r.tobytes() for r in numpy_rows] == [r.tobytes() for r in torch_rows]
-
-
-def test_device_choice():
-    assert pack.resolve_device("cpu") is None
-    torch = pytest.importorskip("torch")
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU")
-    assert pack.resolve_device("auto") is None
-    with pytest.raises(RuntimeError, match="no CUDA GPU"):
-        pack.resolve_device("cuda")
-
-
 def test_join_chunks_requires_an_exact_tiling():
     piece = lambda *ids: np.array(ids, pack.DTYPE).tobytes()  # noqa: E731
     assert pack.join_chunks([(2, piece(3)), (0, piece(1, 2))], 3).tolist() == [1, 2, 3]
@@ -108,10 +90,15 @@ def test_fingerprint_follows_text_and_order():
 
 def test_config_is_validated():
     cfg = config.load(config.PackJobConfig, "conf/pack.yaml", ["input=[x]"])
-    assert (cfg.pack.seq_len, cfg.pack.tail, cfg.pack.device) == (2048, "drop", "auto")
-    for bad in ("pack.tail=keep", "pack.device=tpu", "pack.seq_len=0", "pack.rows_per_shard=0"):
+    assert (cfg.pack.seq_len, cfg.pack.tail, cfg.pack.tokenizer, cfg.pack.format) == (2048, "drop", "gpt2", "shards")
+    for bad in ("pack.tail=keep", "pack.format=arrow", "pack.engine=tpu", "pack.seq_len=0", "pack.rows_per_shard=0"):
         with pytest.raises(config.ConfigError):
             config.load(config.PackJobConfig, None, ["input=[x]", bad])
+
+
+def test_a_config_that_still_sets_the_removed_device_key_is_told_so():
+    with pytest.raises(config.ConfigError, match="^config key pack.device was removed: "):
+        config.load(config.PackJobConfig, None, ["input=[x]", "pack.device=cuda"])
 
 
 # --- Real text -------------------------------------------------------------------------
@@ -207,3 +194,113 @@ def test_shard_spans_and_touching_shards_agree(tokens, with_target):
             assert list(plan.shards_touching(t, t + 1)) == holders
         assert all(b - a2 == plan.overlap for (_, b), (a2, _) in zip(spans, spans[1:]))
         assert sum(plan.shard_rows(s) for s in range(plan.shards)) == plan.rows
+
+
+# --- Megatron-LM indexed datasets ------------------------------------------------------
+
+def read_megatron(prefix) -> list[np.ndarray]:
+    """A reader written from Megatron-LM's MMIDIDX format (megatron/core/datasets/
+    indexed_dataset.py), sharing nothing with the writer: the sequences of one dataset."""
+    import struct
+
+    index = open(f"{prefix}.idx", "rb").read()
+    assert index[:9] == b"MMIDIDX\x00\x00" and struct.unpack("<Q", index[9:17]) == (1,)
+    dtype = {8: np.uint16, 4: np.int32}[index[17]]
+    sequences, documents = struct.unpack("<QQ", index[18:34])
+    lengths = np.frombuffer(index, np.int32, sequences, 34)
+    pointers = np.frombuffer(index, np.int64, sequences, 34 + lengths.nbytes)
+    document_indices = np.frombuffer(index, np.int64, documents, 34 + lengths.nbytes + pointers.nbytes)
+    assert len(index) == 34 + lengths.nbytes + pointers.nbytes + document_indices.nbytes
+    assert document_indices.tolist() == list(range(sequences + 1))  # one sequence per document
+    data = open(f"{prefix}.bin", "rb").read()
+    assert len(data) == int(lengths.sum()) * np.dtype(dtype).itemsize
+    return [np.frombuffer(data, dtype, int(n), int(p)) for n, p in zip(lengths, pointers)]
+
+
+def test_megatron_datasets_round_trip_to_tiktoken_ids(tmp_path, cc_texts):
+    texts = [t for t in cc_texts if t]
+    meta = pack.pack_texts(cc_texts, tmp_path / "out", rows_per_shard=64, format="megatron")
+    assert (meta["format"], meta["dtype"], meta["documents"], meta["empty_documents"]) == (
+        "megatron-indexed-dataset/1", "uint16", 670, 27)
+    sequences = [s for d in meta["datasets"] for s in read_megatron(tmp_path / "out" / d["prefix"])]
+    reference = gpt2.encoding()
+    assert [s.tolist() for s in sequences] == [reference.encode_ordinary(t) + [EOT] for t in texts]
+    assert sum(d["tokens"] for d in meta["datasets"]) == meta["stream_tokens"] == 1_174_981
+    # each dataset holds the documents that start in its 64 x 2048 tokens of the stream
+    starts = np.cumsum([0] + [len(s) for s in sequences])[:-1]
+    for d in meta["datasets"]:
+        index = int(d["prefix"].rsplit("-", 1)[1])
+        mine = starts[d["first_document"]:d["first_document"] + d["documents"]]
+        assert ((mine // (64 * 2048)) == index).all()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        ["metadata.json"] + [d["prefix"] + ext for d in meta["datasets"] for ext in (".bin", ".idx")])
+
+
+def test_megatron_on_a_document_longer_than_a_dataset_stretch(tmp_path):
+    texts = ["short one", "word " * 300, "", "tail"]
+    meta = pack.pack_texts(texts, tmp_path / "out", seq_len=16, rows_per_shard=2, format="megatron")
+    sequences = [s.tolist() for d in meta["datasets"] for s in read_megatron(tmp_path / "out" / d["prefix"])]
+    assert sequences == [gpt2.encode(t) + [EOT] for t in texts if t]
+    assert [d["prefix"] for d in meta["datasets"]] == ["megatron-00000", "megatron-00009"]  # none start between
+
+
+# --- Other vocabularies: a Hugging Face tokenizer.json -----------------------------------
+
+@pytest.fixture(scope="module")
+def gpt2_tokenizer_json(tmp_path_factory):
+    """GPT-2 as a ByteLevel BPE tokenizer.json built by the tokenizers library from the
+    shared copies of OpenAI's vocab.bpe and encoder.json, with <|endoftext|> as its special token."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    hf = Tokenizer(models.BPE.from_file(str(shared_file("gpt2_bpe/encoder.json")),
+                                        str(shared_file("gpt2_bpe/vocab.bpe"))))
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    hf.decoder = decoders.ByteLevel()
+    hf.add_special_tokens([gpt2.EOT_TEXT])
+    path = tmp_path_factory.mktemp("hf") / "tokenizer.json"
+    hf.save(str(path))
+    return path, hf
+
+
+def test_a_tokenizer_json_of_gpt2_writes_the_same_shards(tmp_path, cc_texts, gpt2_tokenizer_json):
+    path, _ = gpt2_tokenizer_json
+    ours = pack.pack_texts(cc_texts, tmp_path / "gpt2", rows_per_shard=64)
+    theirs = pack.pack_texts(cc_texts + ["a literal <|endoftext|> stays text"], tmp_path / "hf",
+                             rows_per_shard=64, tokenizer=str(path))
+    assert theirs["dtype"] == "uint16"
+    assert theirs["tokenizer"] == {"name": str(path), "vocab_size": 50257, "eot": 50256, "eot_token": gpt2.EOT_TEXT,
+                                   "vocabulary_hash": hashlib.sha256(path.read_bytes()).hexdigest()}
+    assert [s["sha256"] for s in theirs["shards"]] == [s["sha256"] for s in ours["shards"]]
+    tail = pack.TokenShards(tmp_path / "hf")
+    assert tail.dtype == np.uint16 and next(tail.texts()) == next(t for t in cc_texts if t)
+
+
+def test_a_vocabulary_over_65536_ids_writes_uint32(tmp_path, cc_texts, gpt2_tokenizer_json):
+    _, hf = gpt2_tokenizer_json
+    from tokenizers import Tokenizer
+
+    big = Tokenizer.from_str(hf.to_str())
+    big.add_tokens([f"<extra_{i}>" for i in range(20_000)])  # ids 50257 .. 70256
+    path = tmp_path / "big.json"
+    big.save(str(path))
+    texts = [t for t in cc_texts if t][:40] + ["ids past 16 bits: <extra_19999> and <extra_15000>."]
+    meta = pack.pack_texts(texts, tmp_path / "out", seq_len=512, tail="pad", tokenizer=str(path))
+    assert (meta["dtype"], meta["tokenizer"]["vocab_size"]) == ("uint32", 70257)
+    shards = pack.TokenShards(tmp_path / "out")
+    docs = [d.tolist() for _, d, _ in shards.documents()]
+    assert docs[:-1] == [gpt2.encode(t) for t in texts[:-1]]  # the GPT-2 part of the vocabulary is GPT-2's
+    assert {70256, 65257} <= set(docs[-1])
+    megatron = pack.pack_texts(texts, tmp_path / "meg", tokenizer=str(path), format="megatron")
+    assert megatron["dtype"] == "int32"  # Megatron's dtype codes have no uint32
+    sequences = read_megatron(tmp_path / "meg" / megatron["datasets"][0]["prefix"])
+    assert [s.tolist() for s in sequences] == [d + [EOT] for d in docs]
+
+
+def test_a_tokenizer_json_is_checked_before_anything_is_written(tmp_path, gpt2_tokenizer_json):
+    from corpus_pipeline import tokenizer
+
+    with pytest.raises(tokenizer.TokenizerError, match="is not a file"):
+        pack.pack_texts(["x"], tmp_path / "out", tokenizer=str(tmp_path / "missing.json"))
+    with pytest.raises(tokenizer.TokenizerError, match="'</s>' is not in the vocabulary"):
+        pack.pack_texts(["x"], tmp_path / "out", tokenizer=str(gpt2_tokenizer_json[0]), eot_token="</s>")
+    assert not (tmp_path / "out").exists()

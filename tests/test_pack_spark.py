@@ -72,6 +72,16 @@ def test_mixture_packs_in_position_order_like_pack_texts(tmp_path, default_run, 
     assert meta["order"] == "position"
 
 
+def test_megatron_datasets_like_pack_texts(spark, tmp_path, mixture, cc_texts):
+    """Datasets cut between documents, whatever the partitions: the same .bin and .idx bytes."""
+    stats = run_job(spark, mixture, tmp_path / "out", "pack.format=megatron", "pack.partitions=3")
+    expected = pack.pack_texts(cc_texts, tmp_path / "python", rows_per_shard=16, format="megatron")
+    assert comparable(json.loads((tmp_path / "out" / "metadata.json").read_text())) == expected
+    files = [d["prefix"] + ext for d in expected["datasets"] for ext in (".bin", ".idx")]
+    assert [(tmp_path / "out" / f).read_bytes() for f in files] == [(tmp_path / "python" / f).read_bytes() for f in files]
+    assert stats["datasets"] == len(expected["datasets"]) > 20 and stats["documents"] == 670
+
+
 def test_with_target_and_pad_like_pack_texts(spark, tmp_path, mixture, cc_texts):
     run_job(spark, mixture, tmp_path / "out", "pack.with_target=true", "pack.tail=pad")
     expected = pack.pack_texts(cc_texts, tmp_path / "python", with_target=True, tail="pad", rows_per_shard=16)

@@ -31,7 +31,7 @@ from pyspark import StorageLevel
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from .. import pack
+from .. import gpt2, pack, tokenizer
 from ..config import PackConfig
 from .output import hadoop_fs
 from ..errors import UserError
@@ -89,37 +89,41 @@ CHUNK_TOKENS = 1 << 22  # 8 MiB of tokens a chunk: a tokenize task holds about t
 TEXT_DIGEST = 16  # bytes of pack.text_digest
 
 
-def tokenized_chunks(rows, chunk_tokens: int = CHUNK_TOKENS) -> Iterator[Chunk]:
-    """Chunks of (key..., id, text) rows in their order; empty texts are counted, not kept."""
+def tokenized_chunks(rows, chunk_tokens: int = CHUNK_TOKENS, vocabulary: tuple[str, str] = (tokenizer.GPT2, gpt2.EOT_TEXT)
+                     ) -> Iterator[Chunk]:
+    """Chunks of (key..., id, text) rows in their order; empty texts are counted, not kept.
+    `vocabulary` is (pack.tokenizer, pack.eot_token): each worker process loads it once."""
+    tok = tokenizer.load(*vocabulary)
     keys, ids, parts, digests, empty, size = [], [], [], [], 0, 0
     for *key, ident, text in rows:
         if not text:  # a bare EOT would only teach EOT -> EOT
             empty += 1
             continue
-        tokens = pack.document_tokens(text)
+        tokens = pack.document_tokens(text, tok)
         keys.append(tuple(key))
         ids.append(ident)
         parts.append(tokens)
         digests.append(pack.text_digest(text))
         size += len(tokens)
         if size >= chunk_tokens:
-            yield _chunk(keys, ids, parts, digests, empty)
+            yield _chunk(keys, ids, parts, digests, empty, tok.dtype)
             keys, ids, parts, digests, empty, size = [], [], [], [], 0, 0
     if keys or empty:
-        yield _chunk(keys, ids, parts, digests, empty)
+        yield _chunk(keys, ids, parts, digests, empty, tok.dtype)
 
 
-def _chunk(keys, ids, parts, digests, empty) -> Chunk:
+def _chunk(keys, ids, parts, digests, empty, dtype) -> Chunk:
     lengths = np.fromiter(map(len, parts), np.int64, len(parts))
-    tokens = np.concatenate(parts) if parts else np.empty(0, pack.DTYPE)
+    tokens = np.concatenate(parts) if parts else np.empty(0, dtype)
     return Chunk(keys, ids, lengths, tokens, b"".join(digests), empty)
 
 
-def sorted_tokens(docs, key_names: list[str], partitions: int):
+def sorted_tokens(docs, key_names: list[str], partitions: int, vocabulary: tuple[str, str]):
     """RDD of Chunks in global key order (partition by partition, chunk by chunk)."""
     ordered = (docs.repartitionByRange(partitions, *key_names).sortWithinPartitions(*key_names)
                if partitions else docs.orderBy(*key_names))
-    return ordered.rdd.mapPartitions(tokenized_chunks, preservesPartitioning=True)
+    return ordered.rdd.mapPartitions(lambda rows: tokenized_chunks(rows, vocabulary=vocabulary),
+                                     preservesPartitioning=True)
 
 
 class RowGroup(NamedTuple):
@@ -206,10 +210,10 @@ def balanced_runs(groups: list[RowGroup], tasks: int) -> list[list[RowGroup]]:
     return runs
 
 
-def presorted_tokens(spark, runs: list[list[RowGroup]]):
+def presorted_tokens(spark, runs: list[list[RowGroup]], vocabulary: tuple[str, str]):
     """RDD of Chunks in position order: task i reads run i with pyarrow, no shuffle, no sort."""
     return spark.sparkContext.parallelize(runs, len(runs)).mapPartitions(
-        lambda tasks: tokenized_chunks(row for run in tasks for row in mixture_rows(run)))
+        lambda tasks: tokenized_chunks((row for run in tasks for row in mixture_rows(run)), vocabulary=vocabulary))
 
 
 def mixture_rows(run: list[RowGroup]) -> Iterator[tuple]:
@@ -269,21 +273,65 @@ def shard_pieces(tokens, offsets, plan: pack.Plan):
     return tokens.mapPartitionsWithIndex(pieces)
 
 
-def write_shards(pieces, plan: pack.Plan, folder: str, device: str) -> list[dict]:
-    """One task per shard: join its pieces, cut rows (on the GPU when there is one), write."""
+def write_shards(pieces, plan: pack.Plan, folder: str) -> list[dict]:
+    """One task per shard: join its pieces, cut rows, write."""
     if plan.shards == 0:
         return []
 
     def write(shard, items):
         start, stop = plan.shard_span(shard)
-        span = pack.join_chunks((piece for _, piece in items), stop - start)
-        data = pack.shard_bytes(plan, shard, span, pack.resolve_device(device))
+        span = pack.join_chunks((piece for _, piece in items), stop - start, plan.dtype)
+        data = pack.shard_bytes(plan, shard, span)
         _write_file(folder, pack.shard_name(shard), data)
         yield pack.shard_record(plan, shard, data)
 
     records = pieces.partitionBy(plan.shards, lambda shard: shard).mapPartitionsWithIndex(write).collect()
     _remove_scratch(folder)
     return sorted(records, key=lambda r: r["file"])
+
+
+def megatron_pieces(tokens, offsets, plan: pack.Plan):
+    """(dataset, (stream offset, first document index, token bytes, int64 length bytes)):
+    each chunk's documents grouped by the dataset their first token falls in."""
+    def pieces(index, chunks):
+        doc, at = offsets[index]
+        for chunk in chunks:
+            starts = np.cumsum(chunk.lengths) - chunk.lengths
+            homes = (at + starts) // plan.shard_stride
+            for dataset in np.unique(homes).tolist():
+                first, last = np.searchsorted(homes, [dataset, dataset + 1])
+                begin, end = int(starts[first]), int(starts[last - 1] + chunk.lengths[last - 1])
+                yield dataset, (at + begin, doc + int(first), chunk.tokens[begin:end].tobytes(),
+                                chunk.lengths[first:last].tobytes())
+            doc, at = doc + len(chunk.lengths), at + len(chunk.tokens)
+
+    return tokens.mapPartitionsWithIndex(pieces)
+
+
+def write_megatron(pieces, plan: pack.Plan, folder: str) -> list[dict]:
+    """One task per dataset: its pieces, in stream order, must follow each other exactly."""
+    if plan.shards == 0:
+        return []
+
+    def write(dataset, items):
+        parts = sorted((piece for _, piece in items), key=lambda p: p[0])
+        if not parts:
+            return
+        at = parts[0][0]
+        for offset, _, data, _ in parts:
+            if offset != at:
+                raise RuntimeError(f"dataset {dataset} broken at stream token {at}: next piece starts at {offset}")
+            at += len(data) // np.dtype(plan.dtype).itemsize
+        tokens = np.frombuffer(b"".join(p[2] for p in parts), plan.dtype)
+        lengths = np.frombuffer(b"".join(p[3] for p in parts), np.int64)
+        data, index, record = pack.megatron_files(plan, dataset, tokens, lengths, parts[0][1])
+        _write_file(folder, record["prefix"] + ".bin", data)
+        _write_file(folder, record["prefix"] + ".idx", index)
+        yield record
+
+    records = pieces.partitionBy(plan.shards, lambda dataset: dataset).mapPartitionsWithIndex(write).collect()
+    _remove_scratch(folder)
+    return sorted(records, key=lambda r: r["prefix"])
 
 
 def qualified(spark, path: str) -> str:
@@ -310,7 +358,7 @@ def _remove_scratch(folder: str):
     import fsspec
 
     fs, root = fsspec.core.url_to_fs(folder)
-    for path in fs.glob(f"{root}/.shard-*"):
+    for path in fs.glob(f"{root}/.shard-*") + fs.glob(f"{root}/.megatron-*"):
         fs.rm(path)
 
 
@@ -351,23 +399,33 @@ def shard_document_counts(documents, plan: pack.Plan) -> tuple[dict[int, int], s
 
 
 def pack_documents(spark, paths, cfg: PackConfig, out) -> dict:
-    """Writes shards, documents/ and returns metadata for `out` (an AtomicOutput)."""
+    """Writes shards (or Megatron datasets), documents/ and returns metadata for `out` (an AtomicOutput)."""
+    vocabulary = (cfg.tokenizer, cfg.eot_token)
+    tok = tokenizer.load(*vocabulary)  # on the driver too: a bad path or token stops the job here
     docs, key_names = ordered_documents(spark, paths)
     runs = presorted_runs(spark, docs, key_names, cfg.partitions)
-    tokens = presorted_tokens(spark, runs) if runs else sorted_tokens(docs, key_names, cfg.partitions)
+    tokens = (presorted_tokens(spark, runs, vocabulary) if runs
+              else sorted_tokens(docs, key_names, cfg.partitions, vocabulary))
     tokens.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         offsets, n_docs, total, empty = partition_offsets(tokens)
-        plan = pack.Plan(cfg.seq_len, cfg.with_target, cfg.rows_per_shard, cfg.tail, total)
-        records = write_shards(shard_pieces(tokens, offsets, plan), plan, qualified(spark, out.tmp), cfg.device)
+        folder = qualified(spark, out.tmp)
+        if cfg.format == "megatron":
+            plan = pack.megatron_plan(cfg.seq_len, cfg.rows_per_shard, total, tok)
+            records = write_megatron(megatron_pieces(tokens, offsets, plan), plan, folder)
+        else:
+            plan = pack.Plan(cfg.seq_len, cfg.with_target, cfg.rows_per_shard, cfg.tail, total, tok.dtype.str, tok.eot)
+            records = write_shards(shard_pieces(tokens, offsets, plan), plan, folder)
         document_index(spark, tokens, offsets, plan, key_names).write.parquet(out.path("documents"))
     finally:
         tokens.unpersist()
     starts, boundary, dropped, xor = shard_document_counts(spark.read.parquet(out.path("documents")), plan)
-    pack.add_document_counts(records, starts, boundary)
     order = POSITION if key_names == [POSITION] else "input file path, row in file"
+    if cfg.format == "megatron":
+        return pack.megatron_metadata(plan, records, n_docs, xor, {"empty_documents": empty, "order": order}, tok)
+    pack.add_document_counts(records, starts, boundary)
     return pack.metadata(plan, records, n_docs, xor,
-                         {"empty_documents": empty, "documents_dropped": dropped, "order": order})
+                         {"empty_documents": empty, "documents_dropped": dropped, "order": order}, tok)
 
 
 def pack_job(spark, cfg) -> dict:
@@ -384,9 +442,13 @@ def pack_job(spark, cfg) -> dict:
         meta.update(inputs=list(cfg.input), code_version=code_version())
         out.write_text("metadata.json", json.dumps(meta, indent=2) + "\n")
         out.write_text("config.json", json.dumps(config.to_dict(cfg), indent=2) + "\n")
-        summary = {k: meta[k] for k in ("documents", "empty_documents", "documents_dropped", "stream_tokens",
-                                         "rows", "tail_tokens", "pad_tokens", "dropped_tokens")}
-        summary.update(shards=len(meta["shards"]), seconds=round(time.time() - started, 1),
-                       code_version=meta["code_version"])
+        if cfg.pack.format == "megatron":
+            summary = {k: meta[k] for k in ("documents", "empty_documents", "stream_tokens")}
+            summary.update(datasets=len(meta["datasets"]))
+        else:
+            summary = {k: meta[k] for k in ("documents", "empty_documents", "documents_dropped", "stream_tokens",
+                                             "rows", "tail_tokens", "pad_tokens", "dropped_tokens")}
+            summary.update(shards=len(meta["shards"]))
+        summary.update(seconds=round(time.time() - started, 1), code_version=meta["code_version"])
         out.write_text("stats.json", json.dumps(summary, indent=2) + "\n")
     return summary
