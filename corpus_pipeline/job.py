@@ -65,6 +65,10 @@ class Job:
     progress: bool = True  # False where the work prints its own progress line
     finish: Callable | None = None  # (cfg, result) -> None, after the work, without Spark
     set_example: str = ""  # a config key and value that --help shows, e.g. "quality.alpha=3"
+    # JVM options the work's result depends on, which `corpus-pipeline JOB` passes to the
+    # driver and the executors unless the user gave their own (a JVM flag cannot be set
+    # once the JVM runs).
+    java_options: str = ""
 
     def parser(self) -> argparse.ArgumentParser:
         usage, _, description = self.doc.strip().partition("\n\n")

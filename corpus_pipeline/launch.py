@@ -53,12 +53,26 @@ def load_job(path: Path):
     return module.JOB
 
 
-def spark_submit_command(spark_options: list[str], job_file: Path, job_args: list[str]) -> list[str]:
+def spark_submit_command(spark_options: list[str], job_file: Path, job_args: list[str],
+                         java_options: str = "") -> list[str]:
     here = Path(sys.executable).parent / "spark-submit"  # the one installed with pyspark beside us
     found = str(here) if here.exists() else shutil.which("spark-submit")
     if not found:
         raise UserError("spark-submit not found: install the project (pip install -e .) in this environment")
-    return [found, *spark_options, str(job_file), *job_args]
+    return [found, *with_java_options(spark_options, java_options), str(job_file), *job_args]
+
+
+def with_java_options(spark_options: list[str], java_options: str) -> list[str]:
+    """The job's JVM options for the driver and the executors, where the user set none."""
+    if not java_options:
+        return spark_options
+    given = " ".join(spark_options)
+    added = []
+    if "--driver-java-options" not in given and "spark.driver.extraJavaOptions" not in given:
+        added += ["--driver-java-options", java_options]
+    if "spark.executor.extraJavaOptions" not in given:
+        added += ["--conf", f"spark.executor.extraJavaOptions={java_options}"]
+    return added + spark_options
 
 
 def spark_environment() -> dict[str, str]:
@@ -86,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return job.main(job_args)
     try:
         job.checked(args)
-        command = spark_submit_command(spark_options, files[name], job_args)
+        command = spark_submit_command(spark_options, files[name], job_args, job.java_options)
     except UserError as err:
         print(f"{job.prog}: error: {err}", file=sys.stderr)
         return 1

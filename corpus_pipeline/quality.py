@@ -42,6 +42,10 @@ _JAVA_WHITESPACE = re.compile(r"[ \t\n\x0b\f\r]")  # Java regex \s is ASCII-only
 _JAVA_WHITESPACE_BYTES = b" \t\n\x0b\f\r"  # the same characters; bytes.split() splits on exactly these
 WEIGHTS_FILE = "weights.npz"
 MANIFEST_FILE = "manifest.json"
+# Spark ML's BLAS sums dot products in as many lanes as the JVM's vectors hold, so the
+# trained weights' last bits depend on the CPU (AVX-512, AVX2); 128 bits, which every x86-64
+# and ARM64 CPU has, gives one model everywhere (docs/quality.md).
+REPRODUCIBLE_JAVA_OPTIONS = "-XX:MaxVectorSize=16"
 
 
 def spark_tokens(text: str) -> list[str]:

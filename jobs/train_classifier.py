@@ -18,6 +18,7 @@ def prepare(cfg, args):
 
 JOB = Job(prog="train_classifier.py", doc=__doc__, config_class=config.TrainConfig,
           set_example="seed=7", default_conf=conf_file(__file__, "quality.yaml"),
+          java_options=quality.REPRODUCIBLE_JAVA_OPTIONS,
           prepare=prepare, output_marker=quality.MANIFEST_FILE, work="corpus_pipeline.spark.quality:train_classifier",
           summary=lambda manifest, cfg, seconds: quality.format_training_summary(manifest, seconds, cfg.output))
 

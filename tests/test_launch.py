@@ -36,6 +36,16 @@ def test_spark_options_go_before_the_job_and_hyphens_name_it_too():
         launch.split_command(["--master", "local"], names)
 
 
+def test_a_jobs_java_options_reach_driver_and_executors_unless_the_user_set_them():
+    pin = "-XX:MaxVectorSize=16"
+    assert launch.load_job(launch.job_files()["train_classifier"]).java_options == pin
+    assert launch.with_java_options(["--master", "local[2]"], pin) == [
+        "--driver-java-options", pin, "--conf", f"spark.executor.extraJavaOptions={pin}", "--master", "local[2]"]
+    mine = ["--driver-java-options", "-Xss4m", "--conf", "spark.executor.extraJavaOptions=-Xss4m"]
+    assert launch.with_java_options(mine, pin) == mine
+    assert launch.with_java_options(mine, "") == mine
+
+
 def test_every_job_file_is_a_command():
     assert set(launch.job_files()) == {path.stem for path in (REPO / "jobs").glob("*.py")} >= {
         "filter", "import_reference", "mix", "pack", "train_classifier", "report"}
