@@ -16,7 +16,7 @@ The weights ship as `boilerplate_model.json` (a few kilobytes), written by
 datasets (general web pages and news), each weighing the same; `boilerplate_manifest.json`
 beside it says from which pages and code.
 The cost is Resiliparse's (parse, a CSS query for widget classes, main-content pass) plus
-~0.5 ms of Python a page (about a quarter of the whole; bench/extract_steps.py, README
+~0.5 ms of Python a page (about a quarter of the whole; bench/extract_steps.py, bench/README.md
 "Extraction accuracy and cost").
 """
 from __future__ import annotations

@@ -180,7 +180,7 @@ class DedupConfig:
     mode: str = "bands"
     num_hashes: int = 10  # GPT-3: "MinHashLSH implementation with 10 hashes"
     # 10 hashes as 5 bands of 2 rows: a pair of Jaccard J becomes a candidate with
-    # probability 1 - (1 - J^2)^5: 0.99 at J = 0.8, 0.76 at 0.5, 0.10 at 0.15 (README S-curve).
+    # probability 1 - (1 - J^2)^5: 0.99 at J = 0.8, 0.76 at 0.5, 0.10 at 0.15 (docs/dedup.md).
     bands: int = 5
     rows: int = 2  # rows per band: bands x rows must equal num_hashes
     ngram: int = 5  # shingle = 5 consecutive lower-cased words
@@ -230,8 +230,8 @@ class TrainConfig:
     # Spark ML HashingTF buckets; 2^18 keeps collisions rare for a few hundred thousand terms.
     num_features: int = 1 << 18
     # Scale each document's term counts to unit L2 norm before the regression, so that the
-    # score does not grow with length (validation ROC-AUC 0.85 -> 0.94 on the shared data;
-    # README). false gives GPT-3's plain Tokenizer -> HashingTF -> LogisticRegression.
+    # score does not grow with length (validation ROC-AUC 0.83 -> 0.89 on the shared data;
+    # docs/quality.md). false gives GPT-3's plain Tokenizer -> HashingTF -> LogisticRegression.
     normalize: bool = True
     reg_param: float = 1e-6  # L2 strength (Spark's: mean loss + reg_param / 2 * |w|^2)
     max_iter: int = 100  # L-BFGS iterations at most

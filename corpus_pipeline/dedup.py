@@ -4,7 +4,7 @@ Consumes document texts; produces shingle sets, MinHash signatures and band keys
 `spark/dedup.py` groups into candidate pairs. GPT-3 Appendix A deduplicated "using Spark's
 MinHashLSH implementation with 10 hashes"; we keep 10 MinHash functions but hash word
 n-gram shingles and band them (bands x rows = 10), which keeps candidate pairs near
-linear in the corpus (see README "Fuzzy dedup").
+linear in the corpus (see docs/dedup.md).
 
 A pair becomes a candidate with probability 1 - (1 - J^rows)^bands, J its Jaccard
 similarity (the S-curve); every candidate is then verified on its exact Jaccard.

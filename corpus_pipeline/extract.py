@@ -12,8 +12,8 @@ Extraction (`method`):
 - "blocks" (default): Resiliparse's main-content mode without comment sections, split into
   blocks, and a small logistic regression that drops the navigation, link lists and footers
   it keeps (`corpus_pipeline.boilerplate`). On 2,417 gold pages, each scored by a model that
-  never saw its dataset, its F1 is 0.895 against trafilatura's 0.849, at about 9x its speed
-  and 0.8 to 0.9x Resiliparse's; see README "Extraction accuracy".
+  never saw its dataset, it beats trafilatura at a fraction of its cost; the current figures
+  are in bench/README.md "Extraction accuracy and cost".
 - "resiliparse": Resiliparse's main-content mode alone (the previous default).
 - "trafilatura": for comparison; about 15x slower.
 
