@@ -62,8 +62,8 @@ def trial(data: bytes, cfg: IngestConfig, cuts: list[int] | None = None) -> str 
 
 def ranges_outcomes(data: bytes, cfg: IngestConfig, cuts: list[int]) -> list:
     bounds = sorted({0, len(data), *(c for c in cuts if 0 < c < len(data))})
-    return [o for start, end in zip(bounds, bounds[1:])
-            for o in ingest.process_stream(io.BytesIO(data), "fuzz.warc", cfg, start, end)]
+    ranges = list(zip(bounds, bounds[1:])) or [(0, 0)]  # an empty file is one empty range, as in the job
+    return [o for start, end in ranges for o in ingest.process_stream(io.BytesIO(data), "fuzz.warc", cfg, start, end)]
 
 
 def run(seconds: float, seed: int, findings: Path, data: Path, ranges: bool = False) -> dict:
