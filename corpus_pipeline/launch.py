@@ -36,14 +36,20 @@ def usage() -> str:
             f"jobs: {names}\n`{PROG} JOB --help` shows a job's options.")
 
 
+# spark-submit's options that take no value; every other one takes the next argument.
+FLAGS = {"--verbose", "-v", "--supervise", "--version"}
+
+
 def split_command(argv: list[str], names) -> tuple[list[str], str, list[str]]:
     """(spark-submit options, job name, the job's arguments): the job is the first argument
-    that names one (hyphens read as underscores)."""
-    for i, arg in enumerate(argv):
-        name = arg.replace("-", "_")
-        if name in names:
-            return argv[:i], name, argv[i + 1:]
-    raise UserError("no job named" + (f" among {' '.join(argv)}" if argv else ""))
+    that is not an option or an option's value (hyphens in its name read as underscores)."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 1 if "=" in argv[i] or argv[i] in FLAGS else 2
+    name = argv[i].replace("-", "_") if i < len(argv) else None
+    if name not in names:
+        raise UserError(f"no job named {argv[i]}" if name else "no job named")
+    return argv[:i], name, argv[i + 1:]
 
 
 def load_job(path: Path):

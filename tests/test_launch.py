@@ -32,8 +32,12 @@ def test_spark_options_go_before_the_job_and_hyphens_name_it_too():
     assert launch.split_command(["--master", "local[4]", "--conf", "a=b", "filter", "--output", "o"], names) == (
         ["--master", "local[4]", "--conf", "a=b"], "filter", ["--output", "o"])
     assert launch.split_command(["import-reference", "--conf", "x.yaml"], names)[1] == "import_reference"
-    with pytest.raises(UserError, match="no job named among --master local"):
+    assert launch.split_command(["--name", "filter", "--verbose", "mix", "--dry-run"], names) == (
+        ["--name", "filter", "--verbose"], "mix", ["--dry-run"])  # an option's value is not the job
+    with pytest.raises(UserError, match="^no job named$"):
         launch.split_command(["--master", "local"], names)
+    with pytest.raises(UserError, match="^no job named filtre$"):
+        launch.split_command(["--master", "local", "filtre"], names)
 
 
 def test_a_jobs_java_options_reach_driver_and_executors_unless_the_user_set_them():
@@ -71,7 +75,7 @@ def test_no_job_and_help():
     listed = launch_command("--help")
     assert listed.returncode == 0 and "jobs: calibrate_quality, decontaminate, dedup, filter" in listed.stdout
     unknown = launch_command("nosuch")
-    assert unknown.returncode == 2 and unknown.stderr.startswith("corpus-pipeline: error: no job named among nosuch")
+    assert unknown.returncode == 2 and unknown.stderr.startswith("corpus-pipeline: error: no job named nosuch")
     job_help = launch_command("pack", "--help")
     assert job_help.returncode == 0 and "usage: spark-submit jobs/pack.py" in job_help.stdout
 
