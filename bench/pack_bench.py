@@ -9,7 +9,7 @@ the same run.
 Each contender runs in its own process (so peak RSS is its own), single-threaded, and is
 timed in CPU seconds (time.process_time), which a busy shared machine distorts far less
 than wall time. Text: the 12 Gutenberg books, the 670 non-empty dolma CC documents and
-the 4,724 WebText documents of ../shared/data (about 5.5 M GPT-2 tokens).
+the 4,724 WebText documents of ../shared/data (5.0 M GPT-2 tokens).
 
 `--processes N` adds the engine in N worker processes, timed in wall seconds (a whole
 machine's CPU). Row assembly is timed alone to show its share of the stage.
