@@ -63,7 +63,7 @@ print(gaps)
 @needs_exchange
 def test_replacing_a_pack_output_never_leaves_it_missing(tmp_path):
     """A reader polling the output's metadata while the output is replaced 40 times never
-    finds it absent (with two renames it did, 35 times in 40, when this test was written)."""
+    finds it absent (with two renames it did, on 35 polls, when this test was written)."""
     out = tmp_path / "out"
     pack.pack_texts(["first"], out, seq_len=2, tail="pad")
     with gaps_seen(out / pack.METADATA) as gaps:
