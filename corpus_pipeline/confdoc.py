@@ -10,21 +10,12 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import os
 import re
 import typing
 
-from . import config
+from . import launch
 
-# Each job and its config class, in the README's order.
-JOBS = (
-    ("filter", "conf/filter.yaml", config.FilterConfig),
-    ("import_reference", "conf/import/sample.yaml", config.ImportConfig),
-    ("mix", "conf/mix/sample.yaml", config.MixConfig),
-    ("pack", "conf/pack.yaml", config.PackJobConfig),
-    ("dedup", "conf/dedup.yaml", config.DedupJobConfig),
-    ("decontaminate", "conf/decontam.yaml", config.DecontamJobConfig),
-    ("train_classifier", "conf/quality.yaml", config.TrainConfig),
-)
 _FIELD = re.compile(r"^\s{4}(\w+):")
 
 
@@ -84,6 +75,17 @@ def rows(cls, prefix: str = "") -> list[tuple[str, str, str, str]]:
     return found
 
 
+def jobs_with_config() -> list[tuple[str, str, type]]:
+    """(job, its default config file relative to the repository, its config class) of every
+    job in jobs/ that takes a config, read from the job files themselves."""
+    found = []
+    for name, path in launch.job_files().items():
+        job = launch.load_job(path)
+        if job.config_class:
+            found.append((name, os.path.relpath(job.default_conf, launch.JOBS.parent), job.config_class))
+    return found
+
+
 def markdown() -> str:
     lines = ["# Configuration reference", "",
              "Every key of every job's config, with its default. A job reads its YAML file "
@@ -92,7 +94,7 @@ def markdown() -> str:
              "values are refused in one line before Spark starts. Keys ending in `[]` belong to "
              "each entry of a list. Written by `python -m corpus_pipeline.confdoc > "
              "docs/configuration.md` from `corpus_pipeline/config.py`.", ""]
-    for job, conf, cls in JOBS:
+    for job, conf, cls in jobs_with_config():
         lines += [f"## {job}", "", f"`corpus-pipeline {job}`, default config `{conf}`.", "",
                   "| key | type | default | what it does |", "|---|---|---|---|"]
         for key, kind, default, text in rows(cls):

@@ -91,7 +91,7 @@ def test_the_configuration_reference_is_current_and_covers_every_job():
 
     assert (REPO / "docs" / "configuration.md").read_text() == confdoc.markdown()
     with_config = {name for name, path in launch.job_files().items() if launch.load_job(path).config_class}
-    assert with_config == {job for job, _, _ in confdoc.JOBS}
-    for job, conf, cls in confdoc.JOBS:
+    assert with_config == {job for job, _, _ in confdoc.jobs_with_config()}
+    for job, conf, cls in confdoc.jobs_with_config():
         assert launch.load_job(launch.job_files()[job]).config_class is cls and (REPO / conf).exists()
         assert launch.load_job(launch.job_files()[job]).default_conf == str(REPO / conf)
