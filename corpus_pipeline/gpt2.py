@@ -56,18 +56,22 @@ def vocabulary_hash() -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def ranks() -> dict[bytes, int]:
+    """Token bytes -> rank, which is also the token's id (tiktoken's hash-checked loader)."""
+    from tiktoken.load import data_gym_to_mergeable_bpe_ranks
+
+    vocab_bpe, encoder_json = bpe_files()
+    return data_gym_to_mergeable_bpe_ranks(str(vocab_bpe), str(encoder_json),
+                                           vocab_bpe_hash=VOCAB_BPE_SHA256, encoder_json_hash=ENCODER_JSON_SHA256)
+
+
+@functools.lru_cache(maxsize=1)
 def encoding():
     """The tiktoken Encoding, built once per process (a Spark worker keeps it across tasks)."""
     import tiktoken
-    from tiktoken.load import data_gym_to_mergeable_bpe_ranks
     from tiktoken_ext.openai_public import r50k_pat_str
 
-    vocab_bpe, encoder_json = bpe_files()
-    ranks = data_gym_to_mergeable_bpe_ranks(
-        str(vocab_bpe), str(encoder_json),
-        vocab_bpe_hash=VOCAB_BPE_SHA256, encoder_json_hash=ENCODER_JSON_SHA256,
-    )
-    return tiktoken.Encoding(NAME, pat_str=r50k_pat_str, mergeable_ranks=ranks,
+    return tiktoken.Encoding(NAME, pat_str=r50k_pat_str, mergeable_ranks=ranks(),
                              special_tokens={EOT_TEXT: EOT}, explicit_n_vocab=VOCAB_SIZE)
 
 
