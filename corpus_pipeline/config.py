@@ -543,7 +543,12 @@ class PackConfig:
     # "shards": rows of seq_len (+1) tokens in shard files; "megatron": Megatron-LM .bin + .idx,
     # one sequence per document (seq_len, with_target and tail then do not apply).
     format: str = "shards"
-    engine: str = "cpu"  # the BPE engine: cpu (tokie where its ids equal tiktoken's, else tiktoken)
+    # The BPE engine, same ids either way: "cpu" (tokie, tiktoken where they may differ) or
+    # "gpu" (GPT-2's BPE as array code, corpus_pipeline/array_bpe.py; gpt2 only).
+    engine: str = "cpu"
+    # Where the gpu engine runs: "cuda" (CuPy, extra [gpu]; an error without a device),
+    # "cpu" (NumPy: the same code, slower than the cpu engine), "auto" (cuda where usable).
+    gpu_device: str = "auto"
 
     def validate(self):
         _require(1 <= self.seq_len <= 1 << 20, "pack.seq_len must be in [1, 1048576]")
@@ -552,7 +557,10 @@ class PackConfig:
         _require(self.partitions >= 0, "pack.partitions must be >= 0")
         _require(bool(self.tokenizer), "pack.tokenizer: gpt2, or the path of a tokenizer.json")
         _require(self.format in ("shards", "megatron"), f"pack.format must be shards or megatron, not {self.format!r}")
-        _require(self.engine == "cpu", f"pack.engine must be cpu, not {self.engine!r}")
+        _require(self.engine in ("cpu", "gpu"), f"pack.engine must be cpu or gpu, not {self.engine!r}")
+        _require(self.gpu_device in ("auto", "cuda", "cpu"), f"pack.gpu_device must be auto, cuda or cpu, not {self.gpu_device!r}")
+        _require(self.engine == "cpu" or self.tokenizer == "gpt2",
+                 "pack.engine: gpu runs GPT-2's BPE only; a tokenizer.json needs pack.engine: cpu")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ FORMAT = "corpus-pipeline-tokens/1"
 MEGATRON_FORMAT = "megatron-indexed-dataset/1"
 METADATA = "metadata.json"
 FORMATS = ("shards", "megatron")
+BATCH_CHARS = 1 << 22  # characters of text a tokenizer call gets: the GPU engine works per batch
 
 
 def shard_name(index: int) -> str:
@@ -135,11 +136,27 @@ class Plan:
 def document_tokens(text: str, tok: tokenizers.Tokenizer | None = None) -> np.ndarray:
     """Ids of `text` followed by EOT, in the vocabulary's dtype (GPT-2's by default: uint16)."""
     tok = tok or tokenizers.load()
-    ids = tok.encode(text)
+    return with_eot(tok.encode(text), tok)
+
+
+def with_eot(ids: np.ndarray, tok: tokenizers.Tokenizer) -> np.ndarray:
     tokens = np.empty(len(ids) + 1, tok.dtype)
     tokens[:-1] = ids
     tokens[-1] = tok.eot
     return tokens
+
+
+def batches(items: Iterable, text_of=lambda item: item, chars: int = BATCH_CHARS) -> Iterator[list]:
+    """`items` in order, in lists of about `chars` characters of text (at least one item)."""
+    batch, size = [], 0
+    for item in items:
+        batch.append(item)
+        size += len(text_of(item) or "")
+        if size >= chars:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def text_digest(text: str) -> bytes:
@@ -266,7 +283,8 @@ def document_starts(lengths: Iterable[int], plan: Plan) -> tuple[dict[int, int],
 
 def pack_texts(texts: Iterable[str], output: str | os.PathLike, seq_len: int = 2048, with_target: bool = False,
                tail: str = "drop", rows_per_shard: int = 16384, tokenizer: str = tokenizers.GPT2,
-               eot_token: str = gpt2.EOT_TEXT, format: str = "shards") -> dict:
+               eot_token: str = gpt2.EOT_TEXT, format: str = "shards", engine: str = "cpu",
+               gpu_device: str = "auto") -> dict:
     """The whole stage without Spark: texts in order -> shards (or Megatron datasets) +
     metadata.json in `output`.
 
@@ -275,7 +293,7 @@ def pack_texts(texts: Iterable[str], output: str | os.PathLike, seq_len: int = 2
     when everything is written."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
-    tok = tokenizers.load(tokenizer, eot_token)
+    tok = tokenizers.load(tokenizer, eot_token, engine, gpu_device)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=output.name + ".tmp-", dir=output.parent))
@@ -304,14 +322,14 @@ def pack_texts(texts: Iterable[str], output: str | os.PathLike, seq_len: int = 2
 def _write_stream(texts: Iterable[str], path: Path, tok: tokenizers.Tokenizer) -> tuple[array, int, int]:
     lengths, xor_of_hashes, empty = array("q"), 0, 0
     with open(path, "wb") as stream:
-        for text in texts:
-            if not text:  # a bare EOT would only teach EOT -> EOT
-                empty += 1
-                continue
-            tokens = document_tokens(text, tok)
-            stream.write(tokens.tobytes())
-            xor_of_hashes ^= document_hash(len(lengths), text_digest(text))
-            lengths.append(len(tokens))
+        for batch in batches(texts):
+            empty += sum(not text for text in batch)
+            batch = [text for text in batch if text]  # a bare EOT would only teach EOT -> EOT
+            for text, ids in zip(batch, tok.encode_many(batch)):
+                tokens = with_eot(ids, tok)
+                stream.write(tokens.tobytes())
+                xor_of_hashes ^= document_hash(len(lengths), text_digest(text))
+                lengths.append(len(tokens))
     return lengths, xor_of_hashes, empty
 
 

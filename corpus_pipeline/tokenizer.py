@@ -6,6 +6,10 @@ uint32 id array, the end-of-text id that closes each document, the vocabulary si
 sets the token dtype: uint16 up to 65,536 ids, else uint32), and what metadata.json records
 about it. A tokenizer.json is read from a local file with the `tokenizers` library (the
 `hf` extra); nothing is downloaded. Every process (each Spark worker) loads it once.
+
+`pack.engine` picks what encodes GPT-2: `cpu` (tokie, tiktoken where they may differ) or
+`gpu` (corpus_pipeline/array_bpe.py on `pack.gpu_device`); both give tiktoken's ids. The
+stage hands texts over in batches (`encode_many`), which the GPU engine needs.
 """
 from __future__ import annotations
 
@@ -37,6 +41,12 @@ class Tokenizer:
     vocabulary_hash: str  # sha256 of the vocabulary files
     encode: Callable[[str], np.ndarray]  # text -> uint32 ids, EOT not included
     decode: Callable[[list], str]
+    encode_batch: Callable[[list], list] | None = None  # texts -> id arrays, where the engine works in batches
+    engine: str = "cpu"  # what encodes, for the job's log: "cpu", or "gpu on <device>"
+
+    def encode_many(self, texts: list[str]) -> list[np.ndarray]:
+        """uint32 ids of each text."""
+        return self.encode_batch(texts) if self.encode_batch else [self.encode(t) for t in texts]
 
     @property
     def dtype(self) -> np.dtype:
@@ -50,15 +60,25 @@ class Tokenizer:
 
 
 @functools.lru_cache(maxsize=4)
-def load(spec: str = GPT2, eot_token: str = gpt2.EOT_TEXT) -> Tokenizer:
+def load(spec: str = GPT2, eot_token: str = gpt2.EOT_TEXT, engine: str = "cpu", gpu_device: str = "auto") -> Tokenizer:
     """The tokenizer for `spec`: "gpt2", or the path of a tokenizer.json whose vocabulary
-    holds `eot_token`."""
-    if spec == GPT2:
-        if eot_token != gpt2.EOT_TEXT:
-            raise TokenizerError(f"pack.eot_token: gpt2's end-of-text token is {gpt2.EOT_TEXT}, not {eot_token!r}")
-        return Tokenizer(GPT2, gpt2.VOCAB_SIZE, gpt2.EOT, gpt2.EOT_TEXT, gpt2.vocabulary_hash(),
-                         gpt2.encode_array, gpt2.decode)
-    return _hugging_face(spec, eot_token)
+    holds `eot_token`; GPT-2 encoded by `engine` (on `gpu_device` for the gpu engine)."""
+    if spec != GPT2:
+        if engine != "cpu":
+            raise TokenizerError("pack.engine: gpu runs GPT-2's BPE only; a tokenizer.json needs pack.engine: cpu")
+        return _hugging_face(spec, eot_token)
+    if eot_token != gpt2.EOT_TEXT:
+        raise TokenizerError(f"pack.eot_token: gpt2's end-of-text token is {gpt2.EOT_TEXT}, not {eot_token!r}")
+    tok = Tokenizer(GPT2, gpt2.VOCAB_SIZE, gpt2.EOT, gpt2.EOT_TEXT, gpt2.vocabulary_hash(), gpt2.encode_array, gpt2.decode)
+    if engine == "gpu":
+        from . import array_bpe
+
+        try:
+            bpe = array_bpe.engine(gpu_device)
+        except RuntimeError as err:  # cuda asked for and not usable: say why in one line
+            raise TokenizerError(str(err)) from None
+        tok = dataclasses.replace(tok, encode_batch=bpe.encode_batch, engine=f"gpu on {bpe.device}")
+    return tok
 
 
 def _hugging_face(path: str, eot_token: str) -> Tokenizer:

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from corpus_pipeline import config, gpt2, pack
+from corpus_pipeline import array_bpe, config, gpt2, pack
+from corpus_pipeline import tokenizer as tokenizers
 
 from .conftest import shared_file
 
@@ -131,6 +132,28 @@ def test_pack_texts_on_common_crawl(tmp_path, cc_texts):
         assert np.memmap(tmp_path / "out" / shard["file"], dtype=np.uint16).reshape(-1, 2048).shape == (shard["rows"], 2048)
     assert json.loads((tmp_path / "out" / "metadata.json").read_text()) == meta
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["metadata.json"] + [s["file"] for s in meta["shards"]]
+
+
+@pytest.mark.parametrize("options", [{}, {"format": "megatron"}, {"with_target": True, "tail": "pad"}])
+def test_the_gpu_engine_on_the_cpu_writes_the_same_bytes(tmp_path, cc_texts, options):
+    """pack.engine gpu (array_bpe) run on NumPy: the same shards, datasets and metadata as the cpu engine."""
+    cpu = pack.pack_texts(cc_texts, tmp_path / "cpu", rows_per_shard=64, **options)
+    gpu = pack.pack_texts(cc_texts, tmp_path / "gpu", rows_per_shard=64, engine="gpu", gpu_device="cpu", **options)
+    assert gpu == cpu
+    files = sorted(p.name for p in (tmp_path / "cpu").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "gpu").iterdir()) and len(files) > 8
+    assert all((tmp_path / "cpu" / f).read_bytes() == (tmp_path / "gpu" / f).read_bytes() for f in files)
+
+
+def test_the_gpu_engine_is_for_gpt2_and_cuda_needs_a_device(tmp_path, gpt2_tokenizer_json):
+    with pytest.raises(config.ConfigError, match="gpu runs GPT-2's BPE only"):
+        config.load(config.PackJobConfig, None, ["input=[x]", "pack.engine=gpu", f"pack.tokenizer={gpt2_tokenizer_json}"])
+    with pytest.raises(tokenizers.TokenizerError, match="gpu runs GPT-2's BPE only"):
+        pack.pack_texts(["x"], tmp_path / "out", tokenizer=str(gpt2_tokenizer_json), engine="gpu")
+    if array_bpe.array_module("auto")[1] == "cpu":  # no CUDA device here: asking for one is an error before any write
+        with pytest.raises(tokenizers.TokenizerError, match="^pack.gpu_device: cuda: "):
+            pack.pack_texts(["x"], tmp_path / "out", engine="gpu", gpu_device="cuda")
+        assert not (tmp_path / "out").exists()
 
 
 def test_webtext_documents_are_63_tokens_plus_eot(tmp_path):

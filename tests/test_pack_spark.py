@@ -90,6 +90,15 @@ def test_with_target_and_pad_like_pack_texts(spark, tmp_path, mixture, cc_texts)
     assert expected["pad_tokens"] == 572 and len(expected["shards"]) == 36
 
 
+def test_the_gpu_engine_on_the_cpu_packs_the_same_bytes(spark, tmp_path, mixture, default_run):
+    """pack.engine gpu on NumPy in Spark's Python workers: the same shards as the cpu engine."""
+    output, _ = default_run
+    run_job(spark, mixture, tmp_path / "gpu", "pack.partitions=3", "pack.engine=gpu", "pack.gpu_device=cpu")
+    assert shard_bytes(tmp_path / "gpu") == shard_bytes(output)
+    assert comparable(json.loads((tmp_path / "gpu" / "metadata.json").read_text())) == \
+        comparable(json.loads((output / "metadata.json").read_text()))
+
+
 def test_job_output_folder(default_run):
     output, stats = default_run
     names = sorted(p.name for p in output.iterdir())

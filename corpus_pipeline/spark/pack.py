@@ -89,25 +89,26 @@ CHUNK_TOKENS = 1 << 22  # 8 MiB of tokens a chunk: a tokenize task holds about t
 TEXT_DIGEST = 16  # bytes of pack.text_digest
 
 
-def tokenized_chunks(rows, chunk_tokens: int = CHUNK_TOKENS, vocabulary: tuple[str, str] = (tokenizer.GPT2, gpt2.EOT_TEXT)
+def tokenized_chunks(rows, chunk_tokens: int = CHUNK_TOKENS, vocabulary: tuple = (tokenizer.GPT2, gpt2.EOT_TEXT)
                      ) -> Iterator[Chunk]:
     """Chunks of (key..., id, text) rows in their order; empty texts are counted, not kept.
-    `vocabulary` is (pack.tokenizer, pack.eot_token): each worker process loads it once."""
+    `vocabulary` is (pack.tokenizer, pack.eot_token, pack.engine, pack.gpu_device): each
+    worker process loads it once."""
     tok = tokenizer.load(*vocabulary)
     keys, ids, parts, digests, empty, size = [], [], [], [], 0, 0
-    for *key, ident, text in rows:
-        if not text:  # a bare EOT would only teach EOT -> EOT
-            empty += 1
-            continue
-        tokens = pack.document_tokens(text, tok)
-        keys.append(tuple(key))
-        ids.append(ident)
-        parts.append(tokens)
-        digests.append(pack.text_digest(text))
-        size += len(tokens)
-        if size >= chunk_tokens:
-            yield _chunk(keys, ids, parts, digests, empty, tok.dtype)
-            keys, ids, parts, digests, empty, size = [], [], [], [], 0, 0
+    for batch in pack.batches(rows, text_of=lambda row: row[-1]):
+        kept = [row for row in batch if row[-1]]  # a bare EOT would only teach EOT -> EOT
+        for (*key, ident, text), token_ids in zip(kept, tok.encode_many([row[-1] for row in kept])):
+            tokens = pack.with_eot(token_ids, tok)
+            keys.append(tuple(key))
+            ids.append(ident)
+            parts.append(tokens)
+            digests.append(pack.text_digest(text))
+            size += len(tokens)
+            if size >= chunk_tokens:
+                yield _chunk(keys, ids, parts, digests, empty, tok.dtype)
+                keys, ids, parts, digests, empty, size = [], [], [], [], 0, 0
+        empty += len(batch) - len(kept)
     if keys or empty:
         yield _chunk(keys, ids, parts, digests, empty, tok.dtype)
 
@@ -118,7 +119,7 @@ def _chunk(keys, ids, parts, digests, empty, dtype) -> Chunk:
     return Chunk(keys, ids, lengths, tokens, b"".join(digests), empty)
 
 
-def sorted_tokens(docs, key_names: list[str], partitions: int, vocabulary: tuple[str, str]):
+def sorted_tokens(docs, key_names: list[str], partitions: int, vocabulary: tuple):
     """RDD of Chunks in global key order (partition by partition, chunk by chunk)."""
     ordered = (docs.repartitionByRange(partitions, *key_names).sortWithinPartitions(*key_names)
                if partitions else docs.orderBy(*key_names))
@@ -210,7 +211,7 @@ def balanced_runs(groups: list[RowGroup], tasks: int) -> list[list[RowGroup]]:
     return runs
 
 
-def presorted_tokens(spark, runs: list[list[RowGroup]], vocabulary: tuple[str, str]):
+def presorted_tokens(spark, runs: list[list[RowGroup]], vocabulary: tuple):
     """RDD of Chunks in position order: task i reads run i with pyarrow, no shuffle, no sort."""
     return spark.sparkContext.parallelize(runs, len(runs)).mapPartitions(
         lambda tasks: tokenized_chunks((row for run in tasks for row in mixture_rows(run)), vocabulary=vocabulary))
@@ -400,8 +401,8 @@ def shard_document_counts(documents, plan: pack.Plan) -> tuple[dict[int, int], s
 
 def pack_documents(spark, paths, cfg: PackConfig, out) -> dict:
     """Writes shards (or Megatron datasets), documents/ and returns metadata for `out` (an AtomicOutput)."""
-    vocabulary = (cfg.tokenizer, cfg.eot_token)
-    tok = tokenizer.load(*vocabulary)  # on the driver too: a bad path or token stops the job here
+    vocabulary = (cfg.tokenizer, cfg.eot_token, cfg.engine, cfg.gpu_device)
+    tok = tokenizer.load(cfg.tokenizer, cfg.eot_token)  # on the driver too: a bad path or token stops the job here
     docs, key_names = ordered_documents(spark, paths)
     runs = presorted_runs(spark, docs, key_names, cfg.partitions)
     tokens = (presorted_tokens(spark, runs, vocabulary) if runs
