@@ -26,6 +26,7 @@ long separators) would take as many steps as bytes; tiktoken encodes them on the
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Sequence
 
 import numpy as np
@@ -33,6 +34,7 @@ import numpy as np
 from . import gpt2
 
 LETTER, NUMBER, SPACE, OTHER, NONE = 0, 1, 2, 3, 4  # code point classes; NONE before a text, after its end
+BATCH_CHARS = {"cpu": 1 << 22, "cuda": 1 << 26}  # characters a batch: a device wants large ones
 LONG_PIECE = 128  # bytes; longer pieces go to tiktoken (see the module docstring)
 NO_PAIR = np.iinfo(np.int32).max  # the rank of two tokens that do not merge
 CONTRACTIONS_1 = [ord(c) for c in "sdmt"]
@@ -88,6 +90,8 @@ def array_module(device: str):
     except Exception as err:  # CuPy present, no driver or runtime: its own message says which
         problem = f"CUDA is not usable: {err}"
     if device == "auto":
+        print(f"corpus-pipeline pack: pack.gpu_device auto: {problem}; the gpu engine runs on the CPU (NumPy)",
+              file=sys.stderr)
         return np, "cpu"
     raise RuntimeError(f"pack.gpu_device: cuda: {problem}")
 
@@ -274,8 +278,9 @@ class ArrayBPE:
         tokens, ranks = tokens.copy(), ranks
         pair_columns = xp.arange(width - 1)
         while len(live):
-            best = xp.argmin(ranks, axis=1)
-            rank = ranks[xp.arange(len(live)), best]
+            # the lowest rank, the leftmost on ties, as one minimum (argmin's ties differ between libraries)
+            lowest = (ranks.astype(np.int64) * width + pair_columns[None, :]).min(axis=1)
+            best, rank = lowest % width, (lowest // width).astype(np.int32)
             merging = rank != NO_PAIR
             done[live[~merging]] = tokens[~merging]
             live, tokens, ranks, best, rank = live[merging], tokens[merging], ranks[merging], best[merging], rank[merging]

@@ -42,7 +42,6 @@ FORMAT = "corpus-pipeline-tokens/1"
 MEGATRON_FORMAT = "megatron-indexed-dataset/1"
 METADATA = "metadata.json"
 FORMATS = ("shards", "megatron")
-BATCH_CHARS = 1 << 22  # characters of text a tokenizer call gets: the GPU engine works per batch
 
 
 def shard_name(index: int) -> str:
@@ -146,7 +145,7 @@ def with_eot(ids: np.ndarray, tok: tokenizers.Tokenizer) -> np.ndarray:
     return tokens
 
 
-def batches(items: Iterable, text_of=lambda item: item, chars: int = BATCH_CHARS) -> Iterator[list]:
+def batches(items: Iterable, chars: int, text_of=lambda item: item) -> Iterator[list]:
     """`items` in order, in lists of about `chars` characters of text (at least one item)."""
     batch, size = [], 0
     for item in items:
@@ -322,7 +321,7 @@ def pack_texts(texts: Iterable[str], output: str | os.PathLike, seq_len: int = 2
 def _write_stream(texts: Iterable[str], path: Path, tok: tokenizers.Tokenizer) -> tuple[array, int, int]:
     lengths, xor_of_hashes, empty = array("q"), 0, 0
     with open(path, "wb") as stream:
-        for batch in batches(texts):
+        for batch in batches(texts, tok.batch_chars):
             empty += sum(not text for text in batch)
             batch = [text for text in batch if text]  # a bare EOT would only teach EOT -> EOT
             for text, ids in zip(batch, tok.encode_many(batch)):

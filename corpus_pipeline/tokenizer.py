@@ -43,6 +43,7 @@ class Tokenizer:
     decode: Callable[[list], str]
     encode_batch: Callable[[list], list] | None = None  # texts -> id arrays, where the engine works in batches
     engine: str = "cpu"  # what encodes, for the job's log: "cpu", or "gpu on <device>"
+    batch_chars: int = 1 << 22  # characters of text `encode_many` gets at once
 
     def encode_many(self, texts: list[str]) -> list[np.ndarray]:
         """uint32 ids of each text."""
@@ -77,7 +78,8 @@ def load(spec: str = GPT2, eot_token: str = gpt2.EOT_TEXT, engine: str = "cpu", 
             bpe = array_bpe.engine(gpu_device)
         except RuntimeError as err:  # cuda asked for and not usable: say why in one line
             raise TokenizerError(str(err)) from None
-        tok = dataclasses.replace(tok, encode_batch=bpe.encode_batch, engine=f"gpu on {bpe.device}")
+        tok = dataclasses.replace(tok, encode_batch=bpe.encode_batch, engine=f"gpu on {bpe.device}",
+                                  batch_chars=array_bpe.BATCH_CHARS["cpu" if bpe.device == "cpu" else "cuda"])
     return tok
 
 

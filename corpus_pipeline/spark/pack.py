@@ -96,7 +96,7 @@ def tokenized_chunks(rows, chunk_tokens: int = CHUNK_TOKENS, vocabulary: tuple =
     worker process loads it once."""
     tok = tokenizer.load(*vocabulary)
     keys, ids, parts, digests, empty, size = [], [], [], [], 0, 0
-    for batch in pack.batches(rows, text_of=lambda row: row[-1]):
+    for batch in pack.batches(rows, tok.batch_chars, text_of=lambda row: row[-1]):
         kept = [row for row in batch if row[-1]]  # a bare EOT would only teach EOT -> EOT
         for (*key, ident, text), token_ids in zip(kept, tok.encode_many([row[-1] for row in kept])):
             tokens = pack.with_eot(token_ids, tok)
