@@ -201,15 +201,15 @@ class ArrayBPE:
         offsets = xp.cumsum(counts) - counts
         out_starts = xp.cumsum(piece_counts) - piece_counts
         total = int(piece_counts.sum())
-        piece_of = xp.searchsorted(out_starts, xp.arange(total), side="right") - 1
+        piece_of = _segment_of(xp, out_starts, total)
         within = xp.arange(total) - out_starts[piece_of]
         return ids[offsets[slot[piece_of]] + within], piece_counts
 
     def _representatives(self, data, starts, lengths):
-        """For each piece, the index of an equal piece (itself where it is the first seen)."""
+        """For each piece, the index of an equal piece (itself where it leads its group)."""
         xp = self.xp
         n = len(starts)
-        piece_of = xp.searchsorted(starts, xp.arange(len(data)), side="right") - 1
+        piece_of = _segment_of(xp, starts, len(data))
         offset = xp.arange(len(data)) - starts[piece_of]
         powers = xp.cumprod(xp.full(int(lengths.max()), HASH_BASE, np.uint64)) if n else xp.empty(0, np.uint64)
         terms = (data.astype(np.uint64) + np.uint64(1)) * powers[offset]
@@ -318,6 +318,14 @@ def _code_points(xp, data, lead):
     three = ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)
     four = ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F)
     return xp.where(b0 < 0x80, b0, xp.where(b0 < 0xE0, two, xp.where(b0 < 0xF0, three, four)))
+
+
+def _segment_of(xp, starts, size: int):
+    """For each of `size` positions, the segment holding it; `starts` strictly ascending
+    from 0 (pieces are never empty, and neither are their ids)."""
+    marks = xp.zeros(size, np.int64)
+    marks[starts[1:]] = 1
+    return xp.cumsum(marks)
 
 
 def _host(array) -> np.ndarray:
