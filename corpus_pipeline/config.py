@@ -185,10 +185,10 @@ class DedupConfig:
     rows: int = 2  # rows per band: bands x rows must equal num_hashes
     ngram: int = 5  # shingle = 5 consecutive lower-cased words (at most, with adapt_ngram)
     # Replacing one word of a text of S n-word shingles gives J = (S - n) / (S + n): with
-    # 5-grams under 0.8 below 49 words. true: a text of W words uses the largest n <= ngram
-    # that keeps J >= jaccard_threshold for one replaced word (0.8: 5 from 49 words, 4 from 39,
-    # 3 from 29, 2 from 19, else 1), and a pair is compared at its shorter text's n
-    # (docs/dedup.md). false: ngram for every text.
+    # 5-grams under 0.8 below 49 words. true (mode bands): a text of W words uses the largest
+    # n <= ngram that keeps J >= jaccard_threshold for one replaced word (0.8: 5 from 49
+    # words, 4 from 39, 3 from 29, 2 from 19, else 1), and a pair is compared at its shorter
+    # text's n (docs/dedup.md). false: ngram for every text.
     adapt_ngram: bool = True
     jaccard_threshold: float = 0.8  # verified pairs at or above this are duplicates
     max_bucket: int = 50  # buckets above this are linked as stars to their smallest member
