@@ -22,8 +22,8 @@ the exact composition and, on a sample of planted (variant, original) pairs, the
 shingle Jaccard, since edits of 2-10% of the words leave many planted pairs below 0.8.
 
 Modes (corpus_pipeline.spark.dedup.deduplicate, no references):
-- bands:            DedupConfig() (10 MinHash, 5 bands x 2 rows over word 5-gram shingles,
-                    exact verification);
+- bands:            DedupConfig() (10 MinHash, 5 bands x 2 rows over word shingles of 5
+                    words, shorter for texts under 62 words, exact verification);
 - spark_minhashlsh: dataclasses.replace(DedupConfig(), mode="spark_minhashlsh"), the
                     GPT-3-faithful Spark ML MinHashLSH (10 OR-ed tables, unigram features).
 
@@ -346,7 +346,8 @@ def main() -> None:
     print("Fuzzy-dedup cost vs corpus size (corpus_pipeline.spark.dedup.deduplicate, no references)")
     print(f"machine: {os.cpu_count()} CPUs, Spark local[2], shuffle partitions 8, default driver memory (1g); "
           f"timeout {args.timeout:.0f} s of timed work per run")
-    print(f"config: bands = DedupConfig() ({cfg.bands} bands x {cfg.rows} rows, {cfg.ngram}-gram shingles, "
+    print(f"config: bands = DedupConfig() ({cfg.bands} bands x {cfg.rows} rows, {cfg.ngram}-gram shingles "
+          f"(shorter for short texts: adapt_ngram {cfg.adapt_ngram}), "
           f"J >= {cfg.jaccard_threshold}, max_bucket {cfg.max_bucket}); spark_minhashlsh = same with "
           f"mode=spark_minhashlsh ({cfg.num_hashes} OR-ed tables, unigram HashingTF {cfg.num_features})")
     sys.stdout.flush()

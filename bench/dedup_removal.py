@@ -37,7 +37,8 @@ def main():
     spark.sparkContext.setLogLevel("ERROR")
     sources = [dataclasses.replace(s, max_docs=0) for s in train.positives + train.negatives]
     docs = imported_documents(spark, sources).cache()
-    print(f"mode {cfg.mode}: {cfg.bands} bands x {cfg.rows} rows, {cfg.ngram}-gram shingles, "
+    print(f"mode {cfg.mode}: {cfg.bands} bands x {cfg.rows} rows, {cfg.ngram}-gram shingles "
+          f"(shorter for short texts: adapt_ngram {cfg.adapt_ngram}), "
           f"Jaccard >= {cfg.jaccard_threshold}")
     print(f"{'dataset':<22} {'docs':>7} {'removed':>8} {'removed %':>9} {'cand/doc':>9} {'seconds':>8}")
     for source in sources:

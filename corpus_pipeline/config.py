@@ -183,7 +183,13 @@ class DedupConfig:
     # probability 1 - (1 - J^2)^5: 0.99 at J = 0.8, 0.76 at 0.5, 0.10 at 0.15 (docs/dedup.md).
     bands: int = 5
     rows: int = 2  # rows per band: bands x rows must equal num_hashes
-    ngram: int = 5  # shingle = 5 consecutive lower-cased words
+    ngram: int = 5  # shingle = 5 consecutive lower-cased words (at most, with adapt_ngram)
+    # Replacing one word of a text of S n-word shingles gives J = (S - n) / (S + n): with
+    # 5-grams under 0.8 below 49 words. true (mode bands): a text of W words uses the largest
+    # n <= ngram that keeps J >= jaccard_threshold for one replaced word (0.8: 5 from 49
+    # words, 4 from 39, 3 from 29, 2 from 19, else 1), and a pair is compared at its shorter
+    # text's n (docs/dedup.md). false: ngram for every text.
+    adapt_ngram: bool = True
     jaccard_threshold: float = 0.8  # verified pairs at or above this are duplicates
     max_bucket: int = 50  # buckets above this are linked as stars to their smallest member
     num_features: int = 1 << 18  # HashingTF buckets for mode spark_minhashlsh

@@ -8,11 +8,22 @@ linear in the corpus (see docs/dedup.md).
 
 A pair becomes a candidate with probability 1 - (1 - J^rows)^bands, J its Jaccard
 similarity (the S-curve); every candidate is then verified on its exact Jaccard.
+
+Short documents get shorter shingles (`shingle_size`): with n-word shingles, replacing one
+word of a text of S shingles changes n of them, J = (S - n) / (S + n), so a fixed n makes a
+one-word edit of a short text look like a distinct text (5-grams: J < 0.8 under 49 words).
+A text of W words uses the largest n <= cfg.ngram for which one replaced word keeps
+J >= cfg.jaccard_threshold (0.8: n = 5 from 49 words, 4 from 39, 3 from 29, 2 from 19,
+else 1). A near-duplicate of it may be up to about that Jaccard shorter, so a text is also
+signed at the sizes down to that of its threshold x W words (`shingle_sizes`; at most two
+sizes at 0.8, one from 62 words up), and a pair is compared at the largest size both are
+signed at, which is the size of the shorter one.
 `near_duplicate_keepers` runs the Spark stage's whole rule (candidates, verification,
 clusters, keepers) on a list held in memory, for benchmarks and tests.
 """
 from __future__ import annotations
 
+import math
 from itertools import accumulate, combinations, repeat
 
 import mmh3
@@ -48,6 +59,31 @@ def shingle_array(text: str, ngram: int) -> np.ndarray:
     return hashes[np.concatenate(([True], hashes[1:] != hashes[:-1]))]
 
 
+def word_count(text: str | None) -> int:
+    """Words as `shingles` splits them."""
+    return len((text or "").lower().split())
+
+
+def shingle_size(words: int, cfg) -> int:
+    """The largest n <= cfg.ngram for which one replaced word in a text of `words` words
+    keeps the shingle Jaccard (S - n) / (S + n), S = words - n + 1, at or above
+    cfg.jaccard_threshold; 1 if none does; cfg.ngram when cfg.adapt_ngram is off."""
+    if not cfg.adapt_ngram:
+        return cfg.ngram
+    for n in range(cfg.ngram, 1, -1):
+        shingle_count = words - n + 1
+        # the tolerance keeps 0.8 * 45 + ... from missing the exact boundary by a rounding error
+        if shingle_count > 0 and shingle_count - n >= cfg.jaccard_threshold * (shingle_count + n) - 1e-9:
+            return n
+    return 1
+
+
+def shingle_sizes(words: int, cfg) -> range:
+    """The shingle sizes a text of `words` words is signed at: its own, and those of the
+    shorter texts that could still reach the threshold with it (down to threshold x words)."""
+    return range(shingle_size(math.floor(cfg.jaccard_threshold * words), cfg), shingle_size(words, cfg) + 1)
+
+
 def permutations(num_hashes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(a, b) of the universal hashes (a*x + b) mod p, from a seeded generator."""
     rng = np.random.default_rng(seed)
@@ -69,14 +105,19 @@ def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[int]:
 
 
 def signer(cfg):
-    """text -> (its shingles, its band keys) under a DedupConfig's settings; a text without
-    words has neither. `near_duplicate_keepers` signs texts with it; the Spark job signs
-    batches with `sign_batch`, which gives the same values."""
+    """text -> [(shingle size, its shingles, its band keys)] for each of `shingle_sizes`
+    under a DedupConfig's settings; [] for a text without words. `near_duplicate_keepers`
+    signs texts with it; the Spark job signs batches with `sign_batch`, which gives the same
+    values."""
     a, b = permutations(cfg.num_hashes, cfg.seed)
 
-    def sign(text: str | None) -> tuple[list[int], list[int]]:
-        ids = shingles(text or "", cfg.ngram)
-        return (ids, band_keys(minhash(ids, a, b), cfg.bands, cfg.rows)) if ids else ([], [])
+    def sign(text: str | None) -> list[tuple[int, list[int], list[int]]]:
+        words = word_count(text)
+        signed = []
+        for n in shingle_sizes(words, cfg) if words else ():
+            ids = shingles(text or "", n)
+            signed.append((n, ids, band_keys(minhash(ids, a, b), cfg.bands, cfg.rows)))
+        return signed
 
     return sign
 
@@ -90,18 +131,19 @@ def minhash_rows(shingle_arrays: list[np.ndarray], a: np.ndarray, b: np.ndarray)
     return np.minimum.reduceat(values, starts, axis=0)
 
 
-def sign_batch(texts: list, cfg, chunk: int = 500) -> tuple[list[np.ndarray], list[list[int] | None]]:
-    """(shingle array, band keys) of each text, as `signer` computes them (band keys None for
-    a text without words); the MinHash is vectorised over `chunk` texts at a time."""
+def sign_batch(texts: list, cfg, chunk: int = 500) -> list[tuple[int, int, np.ndarray, list[int]]]:
+    """(text index, shingle size, shingle array, band keys) of each signature `signer` gives
+    each text, in text order (none for a text without words); the MinHash is vectorised over
+    `chunk` signatures at a time."""
     a, b = permutations(cfg.num_hashes, cfg.seed)
-    arrays = [shingle_array(text or "", cfg.ngram) for text in texts]
-    keys: list[list[int] | None] = [None] * len(arrays)
-    for lo in range(0, len(arrays), chunk):
-        signed = [i for i in range(lo, min(lo + chunk, len(arrays))) if len(arrays[i])]
-        if signed:
-            for i, row in zip(signed, minhash_rows([arrays[i] for i in signed], a, b)):
-                keys[i] = band_keys(row, cfg.bands, cfg.rows)
-    return arrays, keys
+    todo = [(i, n, shingle_array(text, n)) for i, text in enumerate(texts) if (words := word_count(text))
+            for n in shingle_sizes(words, cfg)]
+    signed = []
+    for lo in range(0, len(todo), chunk):
+        part = todo[lo:lo + chunk]
+        for (i, n, array), row in zip(part, minhash_rows([array for _, _, array in part], a, b)):
+            signed.append((i, n, array, band_keys(row, cfg.bands, cfg.rows)))
+    return signed
 
 
 def jaccard(a, b) -> float:
@@ -109,19 +151,27 @@ def jaccard(a, b) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
+def pair_jaccard(sets_a: dict, sets_b: dict) -> float:
+    """Jaccard of two texts' shingles at the largest shingle size both are signed at
+    ({size: shingles} each); 0 when they share none (their lengths are too far apart)."""
+    shared = sets_a.keys() & sets_b.keys()
+    return jaccard(sets_a[max(shared)], sets_b[max(shared)]) if shared else 0.0
+
+
 def candidate_probability(similarity: float, bands: int, rows: int) -> float:
     """The S-curve: chance that a pair of this Jaccard similarity shares at least one band."""
     return 1.0 - (1.0 - similarity**rows) ** bands
 
 
-def candidate_pairs(band_keys_of: list[list[int]], ids: list, max_bucket: int):
-    """Pairs of indexes sharing a band key, as `spark/dedup.banded_candidates` finds them: a
-    bucket of over `max_bucket` members links each to its smallest id (a star), so that no
-    bucket costs more than linear. A pair may come more than once."""
-    buckets: dict[tuple[int, int], list[int]] = {}
-    for i, keys in enumerate(band_keys_of):
-        for band, key in enumerate(keys):
-            buckets.setdefault((band, key), []).append(i)
+def candidate_pairs(buckets_of: list, ids: list, max_bucket: int):
+    """Pairs of indexes sharing a bucket (here a (shingle size, band, band key)), as
+    `spark/dedup.banded_candidates` finds them: a bucket of over `max_bucket` members links
+    each to its smallest id (a star), so that no bucket costs more than linear. A pair may
+    come more than once."""
+    buckets: dict = {}
+    for i, keys in enumerate(buckets_of):
+        for bucket in keys:
+            buckets.setdefault(bucket, []).append(i)
     for members in buckets.values():
         if len(members) <= max_bucket:
             yield from combinations(members, 2)
@@ -133,12 +183,15 @@ def candidate_pairs(band_keys_of: list[list[int]], ids: list, max_bucket: int):
 def near_duplicate_keepers(texts: list[str], cfg, scores: list | None = None, ids: list | None = None) -> list:
     """Per text, the id of the text its near-duplicate cluster keeps, by the rule of
     `spark/dedup.py` (mode bands, no references) without Spark: candidates from shared band
-    keys, verified at shingle Jaccard >= cfg.jaccard_threshold; clusters are the connected
+    keys at one shingle size, verified at shingle Jaccard >= cfg.jaccard_threshold at the
+    largest shingle size both texts are signed at (`pair_jaccard`); clusters are the connected
     components of the verified pairs; each keeps its highest score (None last), then its
     smallest id. `ids` default to the indexes; a text keeps itself when it is no one's
     duplicate."""
     ids = list(range(len(texts))) if ids is None else list(ids)
     signed = list(map(signer(cfg), texts))
+    sets = [{n: ids_ for n, ids_, _ in sigs} for sigs in signed]
+    buckets = [[(n, band, key) for n, _, keys in sigs for band, key in enumerate(keys)] for sigs in signed]
     parent = list(range(len(texts)))
 
     def root(i: int) -> int:
@@ -146,9 +199,9 @@ def near_duplicate_keepers(texts: list[str], cfg, scores: list | None = None, id
             parent[i] = i = parent[parent[i]]
         return i
 
-    for i, j in candidate_pairs([keys for _, keys in signed], ids, cfg.max_bucket):
+    for i, j in candidate_pairs(buckets, ids, cfg.max_bucket):
         a, b = root(i), root(j)  # a pair already in one cluster needs no Jaccard: it changes nothing
-        if a != b and jaccard(signed[i][0], signed[j][0]) >= cfg.jaccard_threshold:
+        if a != b and pair_jaccard(sets[i], sets[j]) >= cfg.jaccard_threshold:
             parent[b] = a
     rank = [(score is None, -(score or 0.0), doc_id) for score, doc_id in zip(scores or [None] * len(ids), ids)]
     keeper: dict[int, int] = {}

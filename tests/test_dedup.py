@@ -8,6 +8,7 @@ import json
 import math
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -17,7 +18,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from corpus_pipeline import config, dedup, references
-from corpus_pipeline.planted import build_corpus, load_pool, seeded_order, vocabulary
+from corpus_pipeline.planted import build_corpus, edit_words, load_pool, rng_for, seeded_order, vocabulary
 from corpus_pipeline.spark import dedup as spark_dedup
 
 from .conftest import REPO, SHARED_DATA, shared_file
@@ -227,16 +228,18 @@ def decisions_digest(tagged) -> tuple[str, int]:
 
 # (digest of the sorted (id, dedup_reason, duplicate_of), removed, candidate pairs, verified
 # pairs) that the stage gave on `planted_web` when it signed texts row by row in a Python UDF
-# (commit 6dd2fac): signing in Arrow batches and the new candidate plan must not change them.
+# with 5-word shingles for every text (commit 6dd2fac): with adapt_ngram off, signing in Arrow
+# batches, the new candidate plan and the per-size buckets must not change them.
 ROW_BY_ROW = {"default": ("e5bffcb741099013", 174, 4049, 196),
               "max_bucket 3": ("e5bffcb741099013", 174, 3526, 177),
               "first 300 as references": ("dbec84ebf256d51e", 171, 4040, 190)}
+FIXED_5GRAMS = dataclasses.replace(CFG, adapt_ngram=False)
 
 
 @pytest.mark.parametrize("case", list(ROW_BY_ROW))
 def test_decisions_match_the_row_by_row_implementation(spark, planted_web, case):
     schema = "id string, text string, quality_score double"
-    cfg = dataclasses.replace(CFG, max_bucket=3) if case == "max_bucket 3" else CFG
+    cfg = dataclasses.replace(FIXED_5GRAMS, max_bucket=3) if case == "max_bucket 3" else FIXED_5GRAMS
     if case == "first 300 as references":
         refs = spark.createDataFrame([(i, t) for i, t, _ in planted_web[:300]], "id string, text string")
         tagged, report = spark_dedup.deduplicate(spark.createDataFrame(planted_web[300:], schema), refs, cfg)
@@ -246,22 +249,103 @@ def test_decisions_match_the_row_by_row_implementation(spark, planted_web, case)
     assert found == ROW_BY_ROW[case]
     if case == "default":  # and the rule without Spark agrees, document by document
         ids, texts, scores = map(list, zip(*planted_web))
-        keepers = dict(zip(ids, dedup.near_duplicate_keepers(texts, CFG, scores, ids)))
+        keepers = dict(zip(ids, dedup.near_duplicate_keepers(texts, cfg, scores, ids)))
         assert keepers == {r.id: r.duplicate_of or r.id for r in tagged.collect()}
 
 
-def test_batch_signing_equals_the_per_text_signer(planted_web):
-    """sign_batch (the Spark stage's) gives the shingles and band keys of `signer` for every
-    real and planted text, and for texts without words, shorter than n words, or non-ASCII."""
+def test_adapted_shingles_decide_as_the_rule_without_spark(spark, planted_web):
+    """With shingles adapted to length (the default), the Spark stage and
+    dedup.near_duplicate_keepers keep the same document for every real page and planted
+    variant. The variants edit 2-10% of a page's words; of the pages under 62 words more are
+    now removed than with fixed 5-grams (the edits that 5-grams made look distinct): 174 ->
+    REMOVED_ADAPTED, and every added removal is kept through its own page or another
+    variant of that page, never through another page."""
+    ids, texts, scores = map(list, zip(*planted_web))
+    tagged, report = spark_dedup.deduplicate(
+        spark.createDataFrame(planted_web, "id string, text string, quality_score double"), None, CFG)
+    spark_keepers = {r.id: r.duplicate_of or r.id for r in tagged.collect()}
+    assert dict(zip(ids, dedup.near_duplicate_keepers(texts, CFG, scores, ids))) == spark_keepers
+    assert sum(keeper != i for i, keeper in spark_keepers.items()) == report["removed"]["duplicate"] == REMOVED_ADAPTED
+    fixed = dict(zip(ids, dedup.near_duplicate_keepers(texts, FIXED_5GRAMS, scores, ids)))
+    added = {i for i, keeper in spark_keepers.items() if keeper != i and fixed[i] == i}
+    page = lambda i: re.sub(r"^v\d+-", "", i)  # noqa: E731  a variant's id is v<k>-<its page's id>
+    assert len(added) == REMOVED_ADAPTED - 174 and all(page(i) == page(spark_keepers[i]) for i in added)
+
+
+REMOVED_ADAPTED = 356
+
+
+@pytest.mark.parametrize("adapt_ngram", [True, False])
+def test_batch_signing_equals_the_per_text_signer(planted_web, adapt_ngram):
+    """sign_batch (the Spark stage's) gives the signatures (shingle size, shingles, band keys)
+    of `signer` for every real and planted text, and for texts without words, shorter than n
+    words, or non-ASCII."""
+    cfg = dataclasses.replace(CFG, adapt_ngram=adapt_ngram)
     texts = [t for _, t, _ in planted_web[::7]] + ["", None, "  \n", "two words", "Ünïcode wörds, ǅ İ ß ﬁ here"]
-    arrays, keys = dedup.sign_batch(texts, CFG, chunk=64)
-    sign = dedup.signer(CFG)
-    assert [(a.tolist(), k or []) for a, k in zip(arrays, keys)] == [sign(t) for t in texts]
-    for text, array in zip(texts, arrays):  # shingles by their definition: each n-gram built and hashed
-        words = (text or "").lower().split()
-        grams = [" ".join(words[i:i + CFG.ngram]) for i in range(max(len(words) - CFG.ngram + 1, 1))] if words else []
+    batch = dedup.sign_batch(texts, cfg, chunk=64)
+    sign = dedup.signer(cfg)
+    assert [(i, n, array.tolist(), keys) for i, n, array, keys in batch] == \
+        [(i, n, ids, keys) for i, text in enumerate(texts) for n, ids, keys in sign(text)]
+    for i, n, array, _ in batch:  # shingles by their definition: each n-gram built and hashed
+        words = (texts[i] or "").lower().split()
+        grams = [" ".join(words[k:k + n]) for k in range(max(len(words) - n + 1, 1))]
         assert array.tolist() == sorted({mmh3.hash(g.encode("utf-8"), 0, signed=False) for g in grams})
-    assert [k is None for k in keys[-5:]] == [True, True, True, False, False]
+    assert [len(texts) - 5 + k in {i for i, *_ in batch} for k in range(5)] == [False, False, False, True, True]
+    short = {n for i, n, *_ in batch if len(texts[i].split()) < 49}
+    assert short == ({1, 2, 3, 4} if adapt_ngram else {5})  # real short texts of every size
+
+
+def test_one_replaced_word_keeps_the_threshold_at_every_length():
+    """The shingle size of a text of W words is the largest n <= 5 for which one replaced
+    word, J = (S - n) / (S + n) with S = W - n + 1, stays >= 0.8; a text is also signed at the
+    size of 0.8 W words, so a pair is always compared at its shorter text's size."""
+    def one_edit(words, n):
+        return (words - 2 * n + 1) / (words + 1)
+
+    for words in range(9, 400):
+        n = dedup.shingle_size(words, CFG)
+        assert one_edit(words, n) >= CFG.jaccard_threshold - 1e-9
+        assert n == CFG.ngram or one_edit(words, n + 1) < CFG.jaccard_threshold
+        for shorter in range(math.ceil(0.8 * words), words + 1):
+            assert dedup.shingle_size(shorter, CFG) in dedup.shingle_sizes(words, CFG)
+    assert [dedup.shingle_size(w, CFG) for w in (18, 19, 28, 29, 38, 39, 48, 49)] == [1, 2, 2, 3, 3, 4, 4, 5]
+    assert list(dedup.shingle_sizes(61, CFG)) == [4, 5] and list(dedup.shingle_sizes(62, CFG)) == [5]
+    assert dedup.shingle_size(20, dataclasses.replace(CFG, adapt_ngram=False)) == 5
+
+
+@pytest.fixture(scope="module")
+def short_web():
+    """Real short documents (WebText snippets and dolma CC pages of 19-48 words) in seeded
+    order: the first 60 each get a copy with one word dropped or replaced (planted.edit_words),
+    the next 300 stay as they are."""
+    shared_file("positives/webtext/webtext.valid.trunc63tok.jsonl")
+    pool = load_pool(SHARED_DATA, ("webtext", "dolma_cc"))
+    short = [d for d in pool if 19 <= len(d.text.split()) <= 48][:360]
+    vocab = vocabulary(pool)
+    copies = [(d.id + "-edit", edit_words(d.text, 1, rng_for(f"test-edit:{d.id}"), vocab)) for d in short[:60]]
+    return [(d.id, d.text) for d in short] + copies
+
+
+def test_a_short_document_with_one_word_changed_is_a_near_duplicate(spark, short_web):
+    """Each of 60 real 19-48-word documents and its one-word edit end in one cluster with one
+    of them kept, but one: a 40-word WebText snippet that repeats the 6-word phrase "3D Face
+    Reconstruction from a Single" has 3 fewer distinct 4-word shingles than 40 words give,
+    so its edit falls to J 0.789. None of the other 300 real short documents is removed (they are distinct:
+    the old 5-gram rule, which finds few of the edits, removes none of them either). The
+    Spark stage keeps, document by document, what the rule without Spark keeps."""
+    ids, texts = map(list, zip(*short_web))
+    keepers = dict(zip(ids, dedup.near_duplicate_keepers(texts, CFG, ids=ids)))
+    edited = [i.removesuffix("-edit") for i in ids if i.endswith("-edit")]
+    missed = {i for i in edited if keepers[i] != keepers[i + "-edit"]}
+    assert missed == {"d1eb02589ad90a3472aff746"}
+    assert all(keepers[i] in (i, i + "-edit") for i in edited)  # one of the two kept, never a third
+    distinct = [i for i in ids[:len(ids) - len(edited)] if i not in edited]
+    assert len(distinct) == 300 and all(keepers[i] == i for i in distinct)
+    old = dict(zip(ids, dedup.near_duplicate_keepers(texts, dataclasses.replace(CFG, adapt_ngram=False), ids=ids)))
+    assert all(old[i] == i for i in distinct)
+    assert sum(old[i] == old[i + "-edit"] for i in edited) < 30  # what the 5-gram rule missed
+    tagged, _ = spark_dedup.deduplicate(spark.createDataFrame(short_web, "id string, text string"), None, CFG)
+    assert keepers == {r.id: r.duplicate_of or r.id for r in tagged.collect()}
 
 
 def test_clusters_on_the_driver_equal_the_clusters_of_label_propagation(spark, planted_web):

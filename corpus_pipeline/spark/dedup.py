@@ -8,7 +8,9 @@ Two ways to find near-duplicate pairs, then the same clustering:
 - `bands` (default): 10 MinHash functions over word n-gram shingles, banded
   (bands x rows = 10); buckets above `max_bucket` are linked as stars to their smallest
   member, so no bucket costs more than linear; every candidate is verified on its exact
-  shingle Jaccard. Texts are signed in Arrow batches (`mapInArrow`, `dedup.sign_batch`).
+  shingle Jaccard. Short texts use shorter shingles and may be signed at two sizes
+  (`dedup.shingle_sizes`): buckets are per size, and a pair is verified at the largest size
+  both are signed at. Texts are signed in Arrow batches (`mapInArrow`, `dedup.sign_batch`).
 - `spark_minhashlsh` (GPT-3-faithful): Spark ML MinHashLSH with 10 OR-ed hash tables over
   the classifier's Tokenizer + HashingTF features; pairs from `approxSimilarityJoin`.
 Clusters are the connected components of the verified pairs, labelled by their smallest
@@ -37,7 +39,9 @@ from .stages import StageResult
 
 TARGET, REFERENCE = 0, 1
 # Shingles travel as int32 (the bits of the uint32 hashes: only their equality matters).
+# One row per (document, shingle size) of dedup.shingle_sizes.
 SIGNED = T.StructType([T.StructField("node", T.StringType()), T.StructField("role", T.IntegerType()),
+                       T.StructField("ngram", T.IntegerType()),
                        T.StructField("shingles", T.ArrayType(T.IntegerType())),
                        T.StructField("bands", T.ArrayType(T.LongType()))])
 # The candidate pairs of a sorted bucket `members` of at most max_bucket nodes: every pair (x < y).
@@ -58,46 +62,47 @@ def graph_nodes(targets, references):
 
 
 def batch_signer(cfg: DedupConfig):
-    """Arrow batches of (node, role, text) -> batches of SIGNED rows for the texts with a word,
-    signed by dedup.sign_batch (texts cross to Python a batch at a time, not row by row)."""
+    """Arrow batches of (node, role, text) -> batches of SIGNED rows, one per signature of a
+    text with a word, signed by dedup.sign_batch (texts cross to Python a batch at a time,
+    not row by row)."""
     def sign(batches):
         import numpy as np
         import pyarrow as pa
 
-        schema = pa.schema([("node", pa.string()), ("role", pa.int32()), ("shingles", pa.list_(pa.int32())),
-                            ("bands", pa.list_(pa.int64()))])
+        schema = pa.schema([("node", pa.string()), ("role", pa.int32()), ("ngram", pa.int32()),
+                            ("shingles", pa.list_(pa.int32())), ("bands", pa.list_(pa.int64()))])
         for batch in batches:
-            arrays, keys = dedup.sign_batch(batch.column("text").to_pylist(), cfg)
-            kept = [i for i, k in enumerate(keys) if k is not None]
-            offsets = np.zeros(len(kept) + 1, np.int32)
-            np.cumsum([len(arrays[i]) for i in kept], out=offsets[1:])
-            flat = np.concatenate([arrays[i] for i in kept] or [np.empty(0, np.uint32)]).view(np.int32)
-            taken = pa.array(kept, pa.int64())
+            signed = dedup.sign_batch(batch.column("text").to_pylist(), cfg)
+            offsets = np.zeros(len(signed) + 1, np.int32)
+            np.cumsum([len(array) for _, _, array, _ in signed], out=offsets[1:])
+            flat = np.concatenate([array for _, _, array, _ in signed] or [np.empty(0, np.uint32)]).view(np.int32)
+            taken = pa.array([i for i, _, _, _ in signed], pa.int64())
             yield pa.RecordBatch.from_arrays(
                 [batch.column("node").take(taken), batch.column("role").take(taken),
+                 pa.array([n for _, n, _, _ in signed], pa.int32()),
                  pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat)),
-                 pa.array([keys[i] for i in kept], pa.list_(pa.int64()))], schema=schema)
+                 pa.array([keys for _, _, _, keys in signed], pa.list_(pa.int64()))], schema=schema)
 
     return sign
 
 
 def signed_documents(nodes, cfg: DedupConfig):
-    """(node, role, shingles, bands) of every node whose text has a word."""
+    """(node, role, ngram, shingles, bands) of every signature of every node whose text has a word."""
     return nodes.select("node", F.col("role").cast("int").alias("role"), "text").mapInArrow(
         batch_signer(cfg), SIGNED)
 
 
 def banded_candidates(signed, cfg: DedupConfig):
-    """Distinct candidate pairs (a < b) from shared band keys; big buckets become stars.
-    Each bucket's size and smallest member come from a window over it, so a big bucket is
-    never gathered into one row; a small one is (at most max_bucket members)."""
-    bucket = Window.partitionBy("band", "key")
-    keys = (signed.select("node", F.posexplode("bands").alias("band", "key"))
+    """Distinct candidate pairs (a < b) from shared band keys at one shingle size; big buckets
+    become stars. Each bucket's size and smallest member come from a window over it, so a big
+    bucket is never gathered into one row; a small one is (at most max_bucket members)."""
+    bucket = Window.partitionBy("ngram", "band", "key")
+    keys = (signed.select("node", "ngram", F.posexplode("bands").alias("band", "key"))
             .withColumn("n", F.count("*").over(bucket)).withColumn("hub", F.min("node").over(bucket))
             .filter(F.col("n") > 1))
     stars = (keys.filter((F.col("n") > cfg.max_bucket) & (F.col("node") != F.col("hub")))
              .select(F.col("hub").alias("a"), F.col("node").alias("b")))
-    pairs = (keys.filter(F.col("n") <= cfg.max_bucket).groupBy("band", "key")
+    pairs = (keys.filter(F.col("n") <= cfg.max_bucket).groupBy("ngram", "band", "key")
              .agg(F.sort_array(F.collect_list("node")).alias("members"))
              .select(F.explode(F.expr(ALL_PAIRS)).alias("pair")).select("pair.a", "pair.b"))
     return pairs.unionByName(stars).distinct()
@@ -106,14 +111,17 @@ def banded_candidates(signed, cfg: DedupConfig):
 def banded_edges(nodes, cfg: DedupConfig):
     signed = signed_documents(nodes, cfg).cache()
     candidates = not_both_references(banded_candidates(signed, cfg)).cache()
-    sets = signed.select("node", "shingles")
+    sets = signed.select("node", "ngram", "shingles")
     # Shingles are distinct within a document: |A u B| = |A| + |B| - |A n B|.
     common = F.size(F.array_intersect("sa", "sb"))
+    # Every shingle size both are signed at (at most two), then the largest one decides.
     verified = (candidates.join(sets.withColumnRenamed("node", "a").withColumnRenamed("shingles", "sa"), "a")
-                .join(sets.withColumnRenamed("node", "b").withColumnRenamed("shingles", "sb"), "b")
+                .join(sets.withColumnRenamed("node", "b").withColumnRenamed("shingles", "sb"), ["b", "ngram"])
                 .withColumn("jaccard", common / (F.size("sa") + F.size("sb") - common))
-                .filter(F.col("jaccard") >= cfg.jaccard_threshold).select("a", "b", "jaccard"))
-    return verified, {"shingled_docs": signed.count(), "candidate_pairs": candidates.count()}
+                .groupBy("a", "b").agg(F.max_by("jaccard", "ngram").alias("jaccard"))
+                .filter(F.col("jaccard") >= cfg.jaccard_threshold))
+    return verified, {"shingled_docs": signed.select("node").distinct().count(),
+                      "candidate_pairs": candidates.count()}
 
 
 def minhashlsh_edges(nodes, cfg: DedupConfig):
