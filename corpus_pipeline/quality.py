@@ -283,7 +283,8 @@ def format_training_summary(manifest: dict, seconds: float, output: str) -> str:
     for name in ("cut", "whole"):
         label = f"first {held['cut_words']} words" if name == "cut" else "whole"
         by_source = "  ".join(f"{s} {auc:.3f}" for s, auc in held[f"roc_auc_{name}_by_source"].items())
-        lines.append(f"  held-out documents, {label}: ROC-AUC {held[f'roc_auc_{name}']:.4f}  ({by_source})")
+        lines.append(f"  held-out documents, {label}: ROC-AUC {held[f'roc_auc_{name}']:.4f} pooled, "
+                     f"{held[f'roc_auc_{name}_mean_of_sources']:.4f} mean of sources ({by_source})")
     if "numerics" in manifest:
         n = manifest["numerics"]
         lines.append(f"  numerics     {n['blas']}, {n['vector_bits']}-bit vectors, Java {n['java']} {n['arch']}")

@@ -194,16 +194,18 @@ def held_out_scores(model: PipelineModel, docs):
 
 def held_out_metrics(held_out, cfg: TrainConfig) -> dict:
     """ROC-AUC of held-out documents, whole and cut to 30 words: all positives against all
-    negatives, and each positive source against all negatives."""
+    negatives (the larger sources weigh more), each positive source against all negatives,
+    and the mean over positive sources (each weighs alike)."""
     rows = held_out.select("source", "label", "score_whole", "score_cut").collect()
     negatives = [r for r in rows if r["label"] == 0]
     figures = {"docs": len(rows), "cut_words": HELD_OUT_CUT_WORDS}
     for column, name in (("score_cut", "cut"), ("score_whole", "whole")):
         neg = [r[column] for r in negatives]
         figures[f"roc_auc_{name}"] = round(quality.roc_auc([r[column] for r in rows if r["label"] == 1], neg), 4)
-        figures[f"roc_auc_{name}_by_source"] = {
-            s.name: round(quality.roc_auc([r[column] for r in rows if r["source"] == s.name], neg), 4)
-            for s in cfg.positives}
+        by_source = {s.name: quality.roc_auc([r[column] for r in rows if r["source"] == s.name], neg)
+                     for s in cfg.positives}
+        figures[f"roc_auc_{name}_by_source"] = {k: round(v, 4) for k, v in by_source.items()}
+        figures[f"roc_auc_{name}_mean_of_sources"] = round(float(np.mean(list(by_source.values()))), 4)
     return figures
 
 
