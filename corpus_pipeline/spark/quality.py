@@ -1,8 +1,8 @@
 """Quality classifier on Spark: training (GPT-3 Appendix A) and tagging documents.
 
 Training consumes the reference sources of a `TrainConfig` (positives: WebText, Wikipedia,
-books; negatives: raw Common Crawl), as Parquet written by jobs/import_reference.py, and
-produces a model folder:
+books; negatives: crawl text as ingest keeps it), as Parquet written by
+jobs/import_reference.py, and produces a model folder:
   spark_model/            the fitted Spark ML PipelineModel (Tokenizer [-> NGram -> concat]
                           -> HashingTF -> Normalizer -> LR)
   weights.npz             the same weights for the Spark-free `quality.QualityModel`
@@ -26,7 +26,7 @@ import numpy as np
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
-from pyspark.ml.feature import NGram, HashingTF, Normalizer, SQLTransformer, Tokenizer
+from pyspark.ml.feature import HashingTF, NGram, Normalizer, SQLTransformer, Tokenizer
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import Window
 from pyspark.sql import functions as F
