@@ -233,12 +233,24 @@ class TrainConfig:
     negatives: tuple[ReferenceSource, ...] = ()
     # Not models/quality: a retrained model replaces the shipped one only when asked to.
     output: str = "output/quality-model"
-    # Spark ML HashingTF buckets; 2^18 keeps collisions rare for a few hundred thousand terms.
+    # Spark ML HashingTF buckets (words and bigrams share them).
     num_features: int = 1 << 18
-    # Scale each document's term counts to unit L2 norm before the regression, so that the
-    # score does not grow with length (validation ROC-AUC 0.83 -> 0.89 on the shared data;
-    # docs/quality.md). false gives GPT-3's plain Tokenizer -> HashingTF -> LogisticRegression.
+    # Scale each text's term counts to unit L2 norm before the regression, so that the
+    # score does not grow with length (docs/quality.md). false gives GPT-3's plain
+    # Tokenizer -> HashingTF -> LogisticRegression.
     normalize: bool = True
+    # 1: Tokenizer's words only (GPT-3); 2: words and word bigrams (Spark ML NGram), which
+    # read phrasing where single words read mostly topic.
+    ngram: int = 1
+    # Train on passages, not whole documents: each document is cut into consecutive runs of
+    # words whose lengths are drawn uniformly from [passage_min_words, passage_max_words]
+    # (a hash of seed, id and place), so every source gives texts of one length range and
+    # length cannot tell the classes apart. 0 trains on whole documents.
+    passage_min_words: int = 0
+    passage_max_words: int = 0
+    # At most this many training passages per source (a seeded hash order), so that each
+    # source weighs alike within its class; 0 keeps all.
+    max_passages_per_source: int = 0
     reg_param: float = 1e-6  # L2 strength (Spark's: mean loss + reg_param / 2 * |w|^2)
     max_iter: int = 100  # L-BFGS iterations at most
     validation_fraction: float = 0.2  # by document, from a hash of (seed, id)
@@ -253,6 +265,11 @@ class TrainConfig:
         _require(len(set(names)) == len(names), "source names must be unique")
         _require(0 < self.validation_fraction < 1, "validation_fraction must be in (0, 1)")
         _require(self.num_features > 0 and self.max_iter > 0, "num_features and max_iter must be positive")
+        _require(self.ngram in (1, 2), "ngram must be 1 (words) or 2 (words and bigrams)")
+        _require(0 <= self.passage_min_words <= self.passage_max_words
+                 and (self.passage_min_words > 0) == (self.passage_max_words > 0),
+                 "passage_min_words and passage_max_words: both 0, or 1 <= min <= max")
+        _require(self.max_passages_per_source >= 0, "max_passages_per_source must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -253,12 +253,20 @@ def _document_fields(record: warc.RawRecord, cfg: IngestConfig) -> dict:
     if not is_html(content_type, body):
         raise Drop("not_html", content_type or "no content type", **found)
     body = undo_transfer_coding(body, http, cfg.max_record_bytes, found)
+    return html_fields(body, cfg, _declared_charset(content_type), _target_uri(h), **found)
+
+
+def html_fields(body: bytes, cfg: IngestConfig, declared_charset: str | None = None, url: str | None = None,
+                **found) -> dict:
+    """What ingest keeps of an HTML payload: decoded, main text extracted, then the text
+    checks (length, language); raises Drop otherwise. Also reads saved pages
+    (references.load_html_page)."""
     try:
-        html, charset = extract.decode_html(body, _declared_charset(content_type))
+        html, charset = extract.decode_html(body, declared_charset)
     except extract.DecodeError as err:
         raise Drop("decode_error", str(err), **found) from None
     try:
-        text = extract.extract_main_text(html, _target_uri(h), cfg.extractor,
+        text = extract.extract_main_text(html, url, cfg.extractor,
                                          max_html_chars=cfg.max_html_chars, max_depth=cfg.max_html_depth)
     except extract.ExtractCapped as err:
         raise Drop("too_complex", str(err), **found) from None

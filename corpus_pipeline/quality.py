@@ -5,9 +5,10 @@ probability that a text is curated, not raw Common Crawl), the uniform draw `u`,
 keep decision.
 
 - Features are exactly Spark ML's: `Tokenizer` (Java `toLowerCase().split("\\s")`, so
-  runs of whitespace give empty tokens) and `HashingTF` (MurmurHash3 x86_32, seed 42, on
-  the UTF-8 bytes of each term, modulo `numFeatures`; raw term counts), then by default
-  `Normalizer(p=2)`; the margin is Spark's sparse dot product, summed in feature order.
+  runs of whitespace give empty tokens), with `ngram=2` also `NGram(n=2)` (each pair of
+  adjacent tokens joined by a space) concatenated after the words, and `HashingTF`
+  (MurmurHash3 x86_32, seed 42, on the UTF-8 bytes of each term, modulo `numFeatures`; raw
+  term counts), then by default `Normalizer(p=2)`; the margin is Spark's sparse dot product, summed in feature order.
   `QualityModel.margin_of_lowered` is therefore bit for bit the Spark model's margin when
   given the text as Java lower-cases it; the tag stage takes Java's lower case and Java's
   `Math.exp` from the JVM, so its scores equal Spark ML's exactly
@@ -37,9 +38,11 @@ import numpy as np
 
 from . import hashing
 
+_WORD = re.compile(r"\S+")
 HASHING_TF_SEED = 42  # org.apache.spark.ml.feature.HashingTF.seed
 _JAVA_WHITESPACE = re.compile(r"[ \t\n\x0b\f\r]")  # Java regex \s is ASCII-only
 _JAVA_WHITESPACE_BYTES = b" \t\n\x0b\f\r"  # the same characters; bytes.split() splits on exactly these
+_JAVA_WHITESPACE_BYTES_RE = re.compile(rb"[ \t\n\x0b\f\r]")
 WEIGHTS_FILE = "weights.npz"
 MANIFEST_FILE = "manifest.json"
 # Spark ML's BLAS sums dot products in as many lanes as the JVM's vectors hold, so the
@@ -79,6 +82,20 @@ def spark_term_counts(lowered: bytes) -> Counter:
         empty = separators - trailing + 1 - sum(terms.values())
     if empty:
         terms[b""] += empty
+    return terms
+
+
+def spark_term_counts_with_bigrams(lowered: bytes) -> Counter:
+    """{UTF-8 term: count} of Tokenizer's tokens followed by NGram(n=2)'s bigrams ("a b"),
+    from a text already lower-cased: the tokens are Java's split (empty ones between
+    separators kept, trailing ones dropped), so a paragraph break gives bigrams with an
+    empty side; a text of fewer than 2 tokens has no bigram."""
+    tokens = _JAVA_WHITESPACE_BYTES_RE.split(lowered)
+    if len(tokens) > 1:
+        while tokens and tokens[-1] == b"":
+            tokens.pop()
+    terms = Counter(tokens)
+    terms.update(b" ".join(pair) for pair in zip(tokens, tokens[1:]))
     return terms
 
 
@@ -122,6 +139,7 @@ class QualityModel:
     normalize: bool  # term counts scaled to unit L2 norm (Spark ML Normalizer, p=2)
     version: str
     binary: bool = False  # HashingTF(binary=True): a term present counts 1
+    ngram: int = 1  # 1: words; 2: words and word bigrams (Spark ML NGram), hashed together
 
     @classmethod
     def load(cls, folder: str | Path) -> "QualityModel":
@@ -131,7 +149,8 @@ class QualityModel:
         manifest = json.loads((folder / MANIFEST_FILE).read_text())
         with np.load(folder / WEIGHTS_FILE) as data:
             return cls(int(data["num_features"]), data["indices"], data["weights"], float(data["intercept"]),
-                       bool(manifest["features"]["l2_normalized"]), manifest["model_version"])
+                       bool(manifest["features"]["l2_normalized"]), manifest["model_version"],
+                       ngram=int(manifest["features"].get("ngram", 1)))
 
     def weights_file_bytes(self) -> bytes:
         """The content of weights.npz."""
@@ -151,7 +170,8 @@ class QualityModel:
         """(indices, values) of the Spark feature vector, indices ascending as in Spark's
         SparseVector: HashingTF counts (colliding terms add up), then Normalizer."""
         buckets: dict[int, int] = {}
-        for term, count in spark_term_counts(lowered).items():
+        counts = spark_term_counts(lowered) if self.ngram == 1 else spark_term_counts_with_bigrams(lowered)
+        for term, count in counts.items():
             index = mmh3.hash(term, HASHING_TF_SEED) % self.num_features
             buckets[index] = buckets.get(index, 0) + (1 if self.binary else count)
         indices = np.fromiter(sorted(buckets), dtype=np.int64, count=len(buckets))
@@ -179,6 +199,41 @@ class QualityModel:
     def score(self, text: str) -> float:
         """Probability that the text is curated (the positive class)."""
         return spark_probability(self.margin(text))
+
+
+def first_words(text: str, n: int) -> str:
+    """The text up to the end of its n-th word (whitespace-separated), spacing kept: a cut
+    that leaves length no signal when every text is cut alike."""
+    ends = [m.end() for m in _WORD.finditer(text)]
+    return text if len(ends) <= n else text[:ends[n - 1]]
+
+
+def passages_of(text: str, seed: int, doc_id: str, min_words: int, max_words: int) -> list[str]:
+    """The document cut into consecutive runs of words, spacing kept, each run's length drawn
+    uniformly from [min_words, max_words] by a hash of (seed, id, run number): the same cut on
+    every run. A document under min_words is one passage; a shorter tail is dropped."""
+    spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    out, start, k = [], 0, 0
+    while start < len(spans):
+        length = min_words + int(unit_hash("passage", seed, doc_id, k) * (max_words - min_words + 1))
+        end = min(start + length, len(spans))
+        if end - start < min_words and out:
+            break
+        out.append(text[spans[start][0]:spans[end - 1][1]])
+        start, k = end, k + 1
+    return out
+
+
+def roc_auc(positives, negatives) -> float:
+    """P(score of a random positive > that of a random negative), ties counting half
+    (Mann-Whitney U); nan when a side is empty."""
+    pos, neg = np.asarray(positives, dtype=np.float64), np.asarray(negatives, dtype=np.float64)
+    if not len(pos) or not len(neg):
+        return float("nan")
+    from scipy.stats import rankdata
+
+    ranks = rankdata(np.concatenate([pos, neg]))
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
 def weights_version(indices: np.ndarray, weights: np.ndarray, intercept: float) -> str:
@@ -218,12 +273,18 @@ def format_training_summary(manifest: dict, seconds: float, output: str) -> str:
     """What jobs/train_classifier.py prints: sources, validation metrics, scores per source."""
     metrics = manifest["validation"]
     lines = [f"quality classifier {manifest['model_version']} trained in {seconds:.1f} s"]
-    lines += [f"  {s['name']:<12} label {s['label']}  {s['docs']:>6,} docs ({s['validation']:,} validation)"
-              for s in manifest["sources"]]
-    lines.append(f"  validation   ROC-AUC {metrics['roc_auc']:.4f}  precision {metrics['precision_at_0.5']:.4f}"
-                 f"  recall {metrics['recall_at_0.5']:.4f}  ({metrics['docs']:,} docs)")
-    lines += [f"    {source:<12} mean score {d['mean']:.3f}  median {d['quantiles']['0.5']:.3f}"
+    lines += [f"  {s['name']:<13} label {s['label']}  {s['docs']:>6,} docs ({s['validation']:,} held out)"
+              f"  {s['train_texts']:>6,} training texts" for s in manifest["sources"]]
+    lines.append(f"  validation texts  ROC-AUC {metrics['roc_auc']:.4f}  precision {metrics['precision_at_0.5']:.4f}"
+                 f"  recall {metrics['recall_at_0.5']:.4f}  ({metrics['docs']:,} texts)")
+    lines += [f"    {source:<13} mean score {d['mean']:.3f}  median {d['quantiles']['0.5']:.3f}"
               for source, d in metrics["score_by_source"].items()]
+    held = manifest["held_out_documents"]
+    for name in ("cut", "whole"):
+        label = f"first {held['cut_words']} words" if name == "cut" else "whole"
+        by_source = "  ".join(f"{s} {auc:.3f}" for s, auc in held[f"roc_auc_{name}_by_source"].items())
+        lines.append(f"  held-out documents, {label}: ROC-AUC {held[f'roc_auc_{name}']:.4f} pooled, "
+                     f"{held[f'roc_auc_{name}_mean_of_sources']:.4f} mean of sources ({by_source})")
     if "numerics" in manifest:
         n = manifest["numerics"]
         lines.append(f"  numerics     {n['blas']}, {n['vector_bits']}-bit vectors, Java {n['java']} {n['arch']}")

@@ -8,7 +8,8 @@ negatives. This module reads those corpora in the formats we have them in:
 - MediaWiki XML exports, plain or bz2 (raw Wikipedia wikitext);
 - the tokenized WikiText-2 release;
 - Project Gutenberg e-texts (books), cut into passages of similar length;
-- the OSCAR 2019 dummy archives of huggingface/datasets (Common Crawl WET text).
+- the OSCAR 2019 dummy archives of huggingface/datasets (Common Crawl WET text);
+- saved web pages (.html, .html.gz), as text the ingest stage keeps from them.
 
 Every loader yields `RefDoc(id, source, text)`. `text` is clean text with paragraphs
 separated by one "\\n", whatever the source, so that formatting cannot tell the classifier
@@ -38,7 +39,7 @@ from . import hashing, inputs
 
 __all__ = ["RefDoc", "doc_id", "load_jsonl", "load_labelled_jsonl", "load_mediawiki_xml",
            "load_wikitext_tokens", "detokenize_wikitext", "load_gutenberg", "strip_gutenberg",
-           "passages", "load_oscar_dummy", "LOADERS"]
+           "passages", "load_oscar_dummy", "load_html_page", "LOADERS"]
 
 
 @dataclass(frozen=True)
@@ -450,10 +451,28 @@ def load_oscar_dummy(folder: str, source: str, languages: Iterable[str] | None =
             yield make_doc(source, f"{lang}#{index}", document)
 
 
+def load_html_page(path: str, source: str) -> Iterator[RefDoc]:
+    """One saved page (plain or .gz): its main text as jobs/filter.py's ingest stage keeps it
+    (default ingest settings: extraction, minimum length, language), or nothing if ingest
+    would drop it. Key = the file's last three path parts (two sets may share file names)."""
+    from . import ingest
+    from .config import IngestConfig
+
+    with open_maybe_compressed(path) as f:
+        body = f.read()
+    try:
+        text = normalize_paragraphs(ingest.html_fields(body, IngestConfig())["text"])
+    except ingest.Drop:
+        return
+    if text:
+        yield make_doc(source, "/".join(Path(path).parts[-3:]), text)
+
+
 LOADERS: dict[str, Callable[..., Iterator[RefDoc]]] = {
     "jsonl": load_jsonl,
     "mediawiki_xml": load_mediawiki_xml,
     "wikitext_tokens": load_wikitext_tokens,
     "gutenberg": load_gutenberg,
     "oscar_dummy": load_oscar_dummy,
+    "html": load_html_page,
 }

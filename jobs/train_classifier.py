@@ -1,8 +1,9 @@
 """spark-submit jobs/train_classifier.py [--conf FILE] [--output DIR] [--set key=value ...]
 
-Trains the GPT-3 quality classifier (Tokenizer -> HashingTF -> logistic regression) on the
-reference sources of conf/quality.yaml, Parquet imported by jobs/import_reference.py, and
-writes a versioned model folder with its training manifest. jobs/filter.py scores
+Trains the GPT-3 quality classifier (Tokenizer [-> NGram] -> HashingTF -> logistic
+regression) on passages of the reference sources of conf/quality.yaml, Parquet imported by
+jobs/import_reference.py, and writes a versioned model folder with its training manifest
+(data, seed, config hash, held-out figures). jobs/filter.py scores
 documents with it (`quality.model`).
 """
 import sys

@@ -219,7 +219,7 @@ def test_spark_submit_default_run_prints_summary(tmp_path):
     assert "UserWarning" not in result.stderr and "Truncated the string representation" not in result.stderr
     assert stats["quality"]["model_version"] == json.loads((REPO / "models/quality/manifest.json").read_text())[
         "model_version"]
-    assert (stats["kept"], stats["dropped"]["quality"]) == (6, 110)
+    assert (stats["kept"], stats["dropped"]["quality"]) == (3, 113)
     assert stats["kept"] + stats["dropped"]["quality"] == SAMPLE_STATS["kept"]
 
 

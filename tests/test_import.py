@@ -28,14 +28,20 @@ SHARED = {
     "wikitext": ("wikitext_tokens", "positives/wikipedia/wikitext-2_valid.tokens.txt", 60),
     "books": ("gutenberg", "positives/books/*.txt", 3846),
     "cc_warc": ("warc", "warc/cc", 94),  # the CC pages ingest keeps: 94 of the 6 files' 219 records
+    "crawl_non_cc": ("warc", "warc/non_cc", 112),
+    "web_wcxb": ("html", "web_html/wcxb-dev/html/*.html.gz", 660),  # the pages ingest keeps, of 704
+    "web_cleaneval": ("html", "web_html/cleaneval/*/input/*.html", 630),  # of 639
 }
 RAW_HINT = "is read only by jobs/import_reference.py"
 
 
 def shared_path(relative: str) -> str:
-    """A file or glob under ../shared/data (the test skips where it is absent)."""
-    folder, _, name = relative.rpartition("/")
-    return f"{shared_file(folder)}/{name}" if "*" in name else str(shared_file(relative))
+    """A file or glob under ../shared/data (the test skips where the folder above the first
+    wildcard is absent)."""
+    parts = relative.split("/")
+    fixed = next((i for i, part in enumerate(parts) if "*" in part), len(parts))
+    rest = "/".join(parts[fixed:])
+    return f"{shared_file('/'.join(parts[:fixed]))}/{rest}" if rest else str(shared_file(relative))
 
 
 def job_env():
@@ -75,7 +81,7 @@ def test_raw_formats_outside_the_import_are_config_errors(cls, override):
 
 @pytest.mark.parametrize("override, message", [
     ('sources=[{name: a/b, format: jsonl, path: x}]', "a name is a folder name"),
-    ('sources=[{name: a, format: csv, path: x}]', "format must be one of gutenberg, jsonl"),
+    ('sources=[{name: a, format: csv, path: x}]', "format must be one of gutenberg, html, jsonl"),
     ('sources=[{name: a, format: jsonl, path: x}, {name: a, format: warc, path: y}]', "names must be unique"),
     ('sources=[{name: a, format: jsonl, path: x, max_docs: 5}]', "max_docs is a training setting"),
     ('sources=[]', "at least one"),

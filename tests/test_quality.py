@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -48,6 +49,50 @@ def test_draws_are_uniform_deterministic_and_seeded():
 ])
 def test_spark_tokenizer_rules(text, tokens):
     assert quality.spark_tokens(text) == tokens
+
+
+@pytest.mark.parametrize("text", ["Hello  World", "a b ", "  lead", "   ", "", "one", "tab\tnew\nline\xa0nbsp",
+                                  "para one.\n\npara two", "a a a a"])
+def test_bigram_counts_are_tokens_then_adjacent_pairs(text):
+    """Spark ML NGram(n=2) joins each pair of adjacent Tokenizer tokens (empty ones too) with
+    a space; the terms hashed are the tokens followed by those pairs."""
+    tokens = quality.spark_tokens(text)
+    expected = Counter(tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])])
+    got = quality.spark_term_counts_with_bigrams(quality.python_lowered(text))
+    assert got == Counter({t.encode(): n for t, n in expected.items()})
+
+
+def test_bigram_model_scores_a_phrase_not_its_words():
+    n = 1 << 12
+    phrase = quality.term_index("new york", n)
+    model = quality.QualityModel(n, np.array([phrase]), np.array([2.0]), 0.0, False, "test", ngram=2)
+    assert model.margin("New York") == 2.0 and model.margin("York new") == 0.0
+
+
+def test_passages_cover_the_document_in_runs_of_the_drawn_lengths():
+    text = " ".join(f"w{i}" + ("\n" if i % 7 == 0 else "") for i in range(1000))
+    cut = quality.passages_of(text, 42, "doc", 10, 60)
+    assert cut == quality.passages_of(text, 42, "doc", 10, 60) != quality.passages_of(text, 43, "doc", 10, 60)
+    lengths = [len(p.split()) for p in cut]
+    assert all(10 <= n <= 60 for n in lengths) and len(set(lengths)) > 10
+    words = [w for p in cut for w in p.split()]
+    assert words == text.split()[:len(words)] and len(text.split()) - len(words) < 10  # only a short tail dropped
+    assert any("\n" in p for p in cut)  # spacing kept inside a passage
+    assert quality.passages_of("just four words here", 1, "d", 10, 60) == ["just four words here"]
+
+
+def test_first_words_keeps_spacing_and_short_texts():
+    assert quality.first_words("a  b\nc d e", 3) == "a  b\nc"
+    assert quality.first_words(" x y ", 3) == " x y "
+
+
+def test_roc_auc_equals_sklearn_with_ties():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    pos, neg = rng.integers(0, 20, 300) / 20 + 0.1, rng.integers(0, 20, 500) / 20
+    expected = roc_auc_score([1] * len(pos) + [0] * len(neg), np.concatenate([pos, neg]))
+    assert quality.roc_auc(pos, neg) == pytest.approx(expected, abs=1e-12)
 
 
 def test_scorer_on_handmade_weights():

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 from pyspark.ml import PipelineModel
-from pyspark.ml.feature import HashingTF, Tokenizer
+from pyspark.ml.feature import HashingTF, NGram, Tokenizer
 from pyspark.sql import functions as F
 
 from corpus_pipeline import config, inputs, quality
@@ -37,7 +38,7 @@ def small_config(tmp_path_factory, shared_import):
         return dataclasses.replace(source, path=path, max_docs=caps.get(source.name, source.max_docs))
 
     return dataclasses.replace(cfg, positives=tuple(map(local, cfg.positives)),
-                               negatives=tuple(map(local, cfg.negatives)), max_iter=50,
+                               negatives=tuple(map(local, cfg.negatives)), max_iter=50, max_passages_per_source=600,
                                output=str(tmp_path_factory.mktemp("model") / "quality"))
 
 
@@ -47,18 +48,37 @@ def trained(spark, small_config):
     return small_config.output, manifest
 
 
-def test_manifest_records_sources_parameters_and_metrics(trained, small_config):
+def test_manifest_records_sources_parameters_and_metrics(trained, small_config, shared_import):
     folder, manifest = trained
     with open(f"{folder}/manifest.json") as fh:
         assert json.load(fh) == manifest
     docs = {s["name"]: s["docs"] for s in manifest["sources"]}
-    assert docs == {"webtext": 600, "wikipedia": 106, "wikitext": 60, "books": 300, "cc_warc": 94, "cc_dolma": 670}
+    # Exact duplicate texts count once (one WebText snippet, 9 dolma pages, 13 pages of the
+    # non-CC crawls, a CleanEval page saved twice...).
+    assert {k: docs[k] for k in ("webtext", "wikipedia", "wikitext", "books", "cc_dolma")} == \
+        {"webtext": 600, "wikipedia": 106, "wikitext": 60, "books": 300, "cc_dolma": 661}
+    imported = shared_import[1]
+    assert all(0.85 * imported[k]["documents"] <= docs[k] <= imported[k]["documents"]
+               for k in ("cc_warc", "crawl_non_cc", "web_wcxb", "web_cleaneval"))
     assert all(len(s["fingerprint"]) == 16 for s in manifest["sources"])
+    assert all(0 < s["train_texts"] <= small_config.max_passages_per_source for s in manifest["sources"])
+    assert manifest["params"]["passage_words"] == [10, 60] and manifest["features"]["ngram"] == 2
+    assert len(manifest["config_sha256"]) == 64
     metrics = manifest["validation"]
-    assert metrics["docs"] == sum(s["validation"] for s in manifest["sources"])
-    assert metrics["roc_auc"] > 0.85  # curated text vs raw CC, on held-out documents
+    assert metrics["docs"] == sum(s["validation_texts"] for s in manifest["sources"])
+    assert metrics["roc_auc"] > 0.85  # curated passages vs web passages, of held-out documents
     assert set(metrics["score_by_source"]) == set(docs)
     assert manifest["model_version"].startswith("quality-")
+
+
+def test_held_out_documents_cut_to_30_words_still_separate(trained):
+    """Not a length detector: with every held-out document cut to its first 30 words, the
+    model trained on 600 passages per source still ranks curated text above web text."""
+    _, manifest = trained
+    held = manifest["held_out_documents"]
+    assert held["cut_words"] == 30 and held["docs"] > 600
+    assert held["roc_auc_cut"] > 0.8 and held["roc_auc_whole"] > 0.8
+    assert all(auc > 0.7 for auc in held["roc_auc_cut_by_source"].values()), held
 
 
 def test_another_core_count_trains_the_same_model_bit_for_bit(trained, small_config, tmp_path):
@@ -93,6 +113,37 @@ def test_retraining_reproduces_the_shipped_model(shared_import, tmp_path):
     assert [dict(s, path="") for s in manifest["sources"]] == [dict(s, path="") for s in shipped["sources"]]
 
 
+def held_out_documents(import_folder: Path, manifest: dict) -> list[tuple[str, int, str]]:
+    """(source, label, text) of the documents the manifest's split held out, one per text."""
+    import pyarrow.parquet as pq
+
+    seed, fraction = manifest["params"]["seed"], manifest["params"]["validation_fraction"]
+    first: dict[str, tuple[str, str, int]] = {}
+    for s in manifest["sources"]:
+        table = pq.read_table(import_folder / s["name"] / "documents", columns=["id", "text"]).to_pydict()
+        for doc_id, text in zip(table["id"], table["text"]):
+            if text not in first or doc_id < first[text][0]:
+                first[text] = (doc_id, s["name"], s["label"])
+    return [(source, label, text) for text, (doc_id, source, label) in first.items()
+            if quality.unit_hash("split", seed, doc_id) < fraction]
+
+
+def test_shipped_model_reads_content_on_held_out_documents_cut_to_30_words(shared_import):
+    """models/quality on the documents its training held out, each cut to its first 30
+    words: ROC-AUC of curated text against web text, overall and per positive source (books
+    are capped by passages, not documents, so all their held-out passages count)."""
+    model = quality.QualityModel.load(REPO / "models" / "quality")
+    manifest = json.loads((REPO / "models" / "quality" / "manifest.json").read_text())
+    docs = held_out_documents(shared_import[0], manifest)
+    scores = [(source, label, model.score(quality.first_words(text, 30))) for source, label, text in docs]
+    negatives = [x for _, label, x in scores if label == 0]
+    positives = {s["name"]: [x for source, _, x in scores if source == s["name"]]
+                 for s in manifest["sources"] if s["label"] == 1}
+    assert len(negatives) > 400 and all(len(p) >= 10 for p in positives.values())
+    assert quality.roc_auc([x for p in positives.values() for x in p], negatives) > 0.85
+    assert all(quality.roc_auc(p, negatives) > 0.78 for p in positives.values())
+
+
 def real_texts(n: int = 300) -> list[str]:
     from corpus_pipeline import ingest
     texts = [o.text for f in inputs.expand([str(SAMPLE)]) for o in ingest.process_file(f, config.IngestConfig())
@@ -108,6 +159,10 @@ def test_python_tokenizer_and_hashing_equal_spark(spark):
     hashing = HashingTF(numFeatures=1 << 18)
     terms = sorted({w for r in words for w in r.w})[:3000]
     assert [hashing.indexOf(t) for t in terms] == [quality.term_index(t, 1 << 18) for t in terms]
+    bigrams = NGram(n=2, inputCol="w", outputCol="b").transform(Tokenizer(inputCol="text", outputCol="w")
+                                                                  .transform(frame)).orderBy("i").collect()
+    assert [Counter(t.encode() for t in r.w + r.b) for r in bigrams] == \
+        [quality.spark_term_counts_with_bigrams(t.lower().encode()) for t in texts]
 
 
 def test_tag_scores_equal_spark_scores_after_reload(spark, trained, oscar_texts):

@@ -221,7 +221,7 @@ def test_long_paragraphs_are_cut_after_sentences_without_losing_words():
 def test_loaders_registry_names_every_format():
     assert refs.LOADERS == {"jsonl": refs.load_jsonl, "mediawiki_xml": refs.load_mediawiki_xml,
                             "wikitext_tokens": refs.load_wikitext_tokens, "gutenberg": refs.load_gutenberg,
-                            "oscar_dummy": refs.load_oscar_dummy}
+                            "oscar_dummy": refs.load_oscar_dummy, "html": refs.load_html_page}
 
 
 # ---------------------------------------------------------------- real files
@@ -232,6 +232,23 @@ def test_webtext_real_file():
     assert len(docs) == 4724
     assert all(d.source == "webtext" and d.text and "\n\n" not in d.text for d in docs)
     assert docs[0].text.startswith("This author has not credited anyone else in this file\nThis is an")
+
+
+def test_html_pages_give_the_text_ingest_keeps():
+    """A saved page, gzip or plain, is one document holding ingest's main text (paragraphs
+    one "\\n" apart), keyed by its last three path parts; a page ingest drops gives none."""
+    from corpus_pipeline import ingest
+    from corpus_pipeline.config import IngestConfig
+
+    pages = sorted(shared_file("web_html/wcxb-dev/html").glob("*.html.gz"))[:200]
+    docs = [d for p in pages for d in refs.load_html_page(str(p), "web")]
+    assert 150 <= len(docs) < len(pages)  # some pages are too short or not in English
+    first = gzip.decompress(pages[0].read_bytes())
+    assert docs[0].text == refs.normalize_paragraphs(ingest.html_fields(first, IngestConfig())["text"])
+    assert docs[0].id == refs.doc_id("web", "wcxb-dev/html/" + pages[0].name) and "\n\n" not in docs[0].text
+    plain = shared_file("web_html/cleaneval/cleaneval-dev/input/60.html")
+    assert [d.text for d in refs.load_html_page(str(plain), "web")] == \
+        [d.text for d in refs.load_html_page(str(plain).replace("cleaneval-dev", "cleaneval-final"), "web")]
 
 
 def test_dolma_cc_real_files():

@@ -70,16 +70,23 @@ def test_scorer_read_from_the_saved_pipeline_equals_the_exported_weights(spark):
     assert scorer.version == exported.version == manifest["model_version"]
     assert np.array_equal(scorer.indices, exported.indices) and np.array_equal(scorer.weights, exported.weights)
     assert scorer.intercept == exported.intercept and scorer.normalize and not scorer.binary
+    assert scorer.ngram == exported.ngram == manifest["features"]["ngram"] == 2
     assert scorer.num_features == manifest["features"]["num_features"] == 1 << 18
 
 
 def test_load_scorer_refuses_a_pipeline_it_cannot_reproduce(spark, tmp_path):
     copy = tmp_path / "model"
     shutil.copytree(SHIPPED_MODEL, copy)
-    [metadata] = (copy / "spark_model" / "stages").glob("2_Normalizer_*/metadata/part-*")
+    [metadata] = (copy / "spark_model" / "stages").glob("*_Normalizer_*/metadata/part-*")
     metadata.write_text(metadata.read_text().replace('"p":2.0', '"p":1.0'))
     (metadata.parent / f".{metadata.name}.crc").unlink()  # else Hadoop's local file system refuses the edit
     with pytest.raises(ValueError, match="Normalizer p=1.0"):
+        load_scorer(spark, str(copy))
+    [metadata] = (copy / "spark_model" / "stages").glob("*_NGram_*/metadata/part-*")
+    assert '"n":2' in metadata.read_text()
+    metadata.write_text(metadata.read_text().replace('"n":2', '"n":3'))
+    (metadata.parent / f".{metadata.name}.crc").unlink()
+    with pytest.raises(ValueError, match="NGram n=3"):
         load_scorer(spark, str(copy))
 
 

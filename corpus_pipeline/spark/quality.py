@@ -1,19 +1,24 @@
 """Quality classifier on Spark: training (GPT-3 Appendix A) and tagging documents.
 
 Training consumes the reference sources of a `TrainConfig` (positives: WebText, Wikipedia,
-books; negatives: raw Common Crawl), as Parquet written by jobs/import_reference.py, and
-produces a model folder:
-  spark_model/            the fitted Spark ML PipelineModel (Tokenizer -> HashingTF -> LR)
+books; negatives: crawl text as ingest keeps it), as Parquet written by
+jobs/import_reference.py, and produces a model folder:
+  spark_model/            the fitted Spark ML PipelineModel (Tokenizer [-> NGram -> concat]
+                          -> HashingTF -> Normalizer -> LR)
   weights.npz             the same weights for the Spark-free `quality.QualityModel`
   manifest.json           model_version, sources with counts and fingerprints, parameters,
                           validation metrics and per-source score distributions
-  validation_scores/      Parquet (id, source, label, score) of the validation documents,
-                          read by the calibration command
+  validation_scores/      Parquet (id, source, label, score) of the held-out documents,
+                          whole, read by the calibration command
+Training texts are passages of the documents when the config asks for them (random-length
+runs of words, so that length says nothing of the class); the train/validation split is by
+document, before the cut, so no document has passages on both sides.
 The tag stage (`tag.py`) scores documents with `load_scorer`: the saved Spark model read as
 plain files into the Spark-free `quality.QualityModel` (no PipelineModel.load, no JVM scoring).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -21,7 +26,7 @@ import numpy as np
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
-from pyspark.ml.feature import HashingTF, Normalizer, SQLTransformer, Tokenizer
+from pyspark.ml.feature import HashingTF, NGram, Normalizer, SQLTransformer, Tokenizer
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import Window
 from pyspark.sql import functions as F
@@ -35,11 +40,13 @@ from .output import AtomicOutput, hadoop_fs
 SCORE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 SPARK_MODEL = "spark_model"
 # quality_pipeline's stages, as saved: what load_scorer knows how to reproduce.
-_TOKENIZER, _HASHING, _NORMALIZER, _SQL, _LR = (
-    "org.apache.spark.ml.feature.Tokenizer", "org.apache.spark.ml.feature.HashingTF",
-    "org.apache.spark.ml.feature.Normalizer", "org.apache.spark.ml.feature.SQLTransformer",
-    "org.apache.spark.ml.classification.LogisticRegressionModel")
+_TOKENIZER, _NGRAM, _HASHING, _NORMALIZER, _SQL, _LR = (
+    "org.apache.spark.ml.feature.Tokenizer", "org.apache.spark.ml.feature.NGram",
+    "org.apache.spark.ml.feature.HashingTF", "org.apache.spark.ml.feature.Normalizer",
+    "org.apache.spark.ml.feature.SQLTransformer", "org.apache.spark.ml.classification.LogisticRegressionModel")
 _IDENTITY_STATEMENT = "SELECT *, counts AS features FROM __THIS__"
+_TERMS_STATEMENT = "SELECT *, concat(words, bigrams) AS terms FROM __THIS__"
+HELD_OUT_CUT_WORDS = 30  # the held-out documents are also scored cut to their first 30 words
 
 
 # ---- reference documents: the Parquet of jobs/import_reference.py
@@ -72,14 +79,41 @@ def cap_per_source(docs, cfg: TrainConfig):
 # ---- training
 
 def quality_pipeline(cfg: TrainConfig) -> Pipeline:
-    stages = [Tokenizer(inputCol="text", outputCol="words"),
-              HashingTF(inputCol="words", outputCol="counts", numFeatures=cfg.num_features)]
+    stages = [Tokenizer(inputCol="text", outputCol="words")]
+    if cfg.ngram == 2:  # words then bigrams, hashed into one feature space
+        stages += [NGram(n=2, inputCol="words", outputCol="bigrams"), SQLTransformer(statement=_TERMS_STATEMENT)]
+    stages.append(HashingTF(inputCol="terms" if cfg.ngram == 2 else "words", outputCol="counts",
+                            numFeatures=cfg.num_features))
     stages.append(Normalizer(inputCol="counts", outputCol="features", p=2.0) if cfg.normalize
-                  else SQLTransformer(statement="SELECT *, counts AS features FROM __THIS__"))
+                  else SQLTransformer(statement=_IDENTITY_STATEMENT))
     # No standardization: it would blow up the weight of rare hashed terms.
     stages.append(LogisticRegression(featuresCol="features", labelCol="label", weightCol="weight",
                                      regParam=cfg.reg_param, maxIter=cfg.max_iter, standardization=False))
     return Pipeline(stages=stages)
+
+
+def unique_texts(docs):
+    """One document per distinct text (the smallest id): a page saved twice must not land on
+    both sides of the split."""
+    first = F.row_number().over(Window.partitionBy("text").orderBy("id"))
+    return docs.withColumn("copy", first).filter(F.col("copy") == 1).drop("copy")
+
+
+def training_texts(docs, cfg: TrainConfig):
+    """The rows the model learns from: each document, or its passages (id "<doc id>:<n>")
+    capped per source in a seeded hash order."""
+    if not cfg.passage_min_words:
+        return docs
+    cut = F.udf(lambda doc_id, text: quality.passages_of(text, cfg.seed, doc_id, cfg.passage_min_words,
+                                                         cfg.passage_max_words), T.ArrayType(T.StringType()))
+    passages = (docs.select("*", F.posexplode(cut("id", "text")).alias("n", "passage"))
+                .withColumn("id", F.concat_ws(":", "id", F.col("n").cast("string")))
+                .withColumn("text", F.col("passage")).drop("n", "passage"))
+    if not cfg.max_passages_per_source:
+        return passages
+    rank = F.row_number().over(Window.partitionBy("source").orderBy("cap_u", "id"))
+    return (passages.withColumn("cap_u", hash_column("passage_cap", cfg.seed)).withColumn("rank", rank)
+            .filter(F.col("rank") <= cfg.max_passages_per_source).drop("cap_u", "rank"))
 
 
 def with_class_weights(train):
@@ -106,34 +140,73 @@ def train_classifier(spark, cfg: TrainConfig) -> dict:
     """Fit, evaluate and save the model folder atomically; return its manifest."""
     started = time.time()
     with AtomicOutput(spark, cfg.output, marker=quality.MANIFEST_FILE) as out:
-        docs = cap_per_source(reference_frame(spark, cfg), cfg)
+        docs = unique_texts(cap_per_source(reference_frame(spark, cfg), cfg))
         docs = docs.withColumn("validation", hash_column("split", cfg.seed) < cfg.validation_fraction).cache()
-        train, class_counts = with_class_weights(docs.filter(~F.col("validation")))
+        texts = training_texts(docs, cfg).cache()
+        train, class_counts = with_class_weights(texts.filter(~F.col("validation")))
         model = quality_pipeline(cfg).fit(in_one_canonical_partition(train))
-        validation = score_column(model.transform(docs.filter(F.col("validation")))).cache()
+        validation = score_column(model.transform(texts.filter(F.col("validation")))).cache()
+        held_out = held_out_scores(model, docs.filter(F.col("validation"))).cache()
         python_model = export_weights(model, cfg)
         manifest = {
             "model_version": python_model.version,
             "created_unix": int(time.time()),
             "code_version": code_version(),
+            "config_sha256": config_digest(cfg),
             "features": {"tokenizer": "pyspark.ml.feature.Tokenizer", "hashing": "pyspark.ml.feature.HashingTF",
-                         "num_features": cfg.num_features, "hash": "murmur3_x86_32 seed 42",
+                         "ngram": cfg.ngram, "num_features": cfg.num_features, "hash": "murmur3_x86_32 seed 42",
                          "l2_normalized": cfg.normalize},
             "params": {"reg_param": cfg.reg_param, "max_iter": cfg.max_iter, "seed": cfg.seed,
                        "validation_fraction": cfg.validation_fraction,
-                       "train_docs_by_label": {str(k): v for k, v in sorted(class_counts.items())}},
+                       "passage_words": [cfg.passage_min_words, cfg.passage_max_words],
+                       "max_passages_per_source": cfg.max_passages_per_source,
+                       "train_texts_by_label": {str(k): v for k, v in sorted(class_counts.items())}},
             "numerics": jvm_numerics(spark),
-            "sources": source_summaries(docs, cfg),
+            "sources": source_summaries(docs, texts, cfg),
             "validation": validation_metrics(validation),
+            "held_out_documents": held_out_metrics(held_out, cfg),
             "config": to_dict(cfg),
         }
         model.save(out.path(SPARK_MODEL))
-        validation.select("id", "source", "label", "score").coalesce(1).write.parquet(out.path("validation_scores"))
+        (held_out.select("id", "source", "label", F.col("score_whole").alias("score"))
+         .coalesce(1).write.parquet(out.path("validation_scores")))
         out.write_bytes(quality.WEIGHTS_FILE, python_model.weights_file_bytes())
         manifest["training_seconds"] = round(time.time() - started, 1)
         out.write_text(quality.MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     spark.catalog.clearCache()
     return manifest
+
+
+def config_digest(cfg: TrainConfig) -> str:
+    """SHA-256 of the config without its output folder: what decides the model, with the data."""
+    settings = {k: v for k, v in to_dict(cfg).items() if k not in ("output", "spark")}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def held_out_scores(model: PipelineModel, docs):
+    """(id, source, label, score_whole, score_cut) of held-out documents: whole, and cut to their
+    first HELD_OUT_CUT_WORDS words, where length says nothing."""
+    cut = F.udf(lambda text: quality.first_words(text, HELD_OUT_CUT_WORDS), T.StringType())
+    whole = score_column(model.transform(docs.select("id", "source", "label", "text")), "score_whole")
+    cut_scores = score_column(model.transform(docs.select("id", cut("text").alias("text"))), "score_cut")
+    return whole.select("id", "source", "label", "score_whole").join(cut_scores.select("id", "score_cut"), "id")
+
+
+def held_out_metrics(held_out, cfg: TrainConfig) -> dict:
+    """ROC-AUC of held-out documents, whole and cut to 30 words: all positives against all
+    negatives (the larger sources weigh more), each positive source against all negatives,
+    and the mean over positive sources (each weighs alike)."""
+    rows = held_out.select("source", "label", "score_whole", "score_cut").collect()
+    negatives = [r for r in rows if r["label"] == 0]
+    figures = {"docs": len(rows), "cut_words": HELD_OUT_CUT_WORDS}
+    for column, name in (("score_cut", "cut"), ("score_whole", "whole")):
+        neg = [r[column] for r in negatives]
+        figures[f"roc_auc_{name}"] = round(quality.roc_auc([r[column] for r in rows if r["label"] == 1], neg), 4)
+        by_source = {s.name: quality.roc_auc([r[column] for r in rows if r["source"] == s.name], neg)
+                     for s in cfg.positives}
+        figures[f"roc_auc_{name}_by_source"] = {k: round(v, 4) for k, v in by_source.items()}
+        figures[f"roc_auc_{name}_mean_of_sources"] = round(float(np.mean(list(by_source.values()))), 4)
+    return figures
 
 
 def jvm_numerics(spark) -> dict:
@@ -152,15 +225,19 @@ def export_weights(model: PipelineModel, cfg: TrainConfig) -> quality.QualityMod
     indices = np.flatnonzero(dense).astype(np.int64)
     weights, intercept = dense[indices], float(lr.intercept)
     return quality.QualityModel(cfg.num_features, indices, weights, intercept, cfg.normalize,
-                                quality.weights_version(indices, weights, intercept))
+                                quality.weights_version(indices, weights, intercept), ngram=cfg.ngram)
 
 
-def source_summaries(docs, cfg: TrainConfig) -> list[dict]:
-    """Per source: documents used for training and validation, and an order-free fingerprint."""
+def source_summaries(docs, texts, cfg: TrainConfig) -> list[dict]:
+    """Per source: documents (after exact-duplicate removal) and training/validation texts,
+    and an order-free fingerprint of the documents."""
     fingerprint = F.sum(F.xxhash64("id", "text").cast("decimal(38,0)"))
     rows = {r["source"]: r for r in docs.groupBy("source").agg(
         F.count("*").alias("docs"), F.sum(F.col("validation").cast("int")).alias("validation"),
         F.sum(F.length("text")).alias("chars"), fingerprint.alias("fingerprint")).collect()}
+    used = {r["source"]: r for r in texts.groupBy("source").agg(
+        F.sum((~F.col("validation")).cast("int")).alias("train_texts"),
+        F.sum(F.col("validation").cast("int")).alias("validation_texts")).collect()}
     summaries = []
     for label, sources in ((1, cfg.positives), (0, cfg.negatives)):
         for s in sources:
@@ -169,6 +246,8 @@ def source_summaries(docs, cfg: TrainConfig) -> list[dict]:
                 raise ValueError(f"source {s.name} ({s.path}) yielded no document")
             summaries.append({"name": s.name, "label": label, "format": s.format, "path": s.path,
                               "max_docs": s.max_docs, "docs": row["docs"], "validation": row["validation"],
+                              "train_texts": used[s.name]["train_texts"],
+                              "validation_texts": used[s.name]["validation_texts"],
                               "chars": row["chars"], "fingerprint": format(int(row["fingerprint"]) % 2**64, "016x")})
     return summaries
 
@@ -208,6 +287,13 @@ def load_scorer(spark, folder: str) -> quality.QualityModel:
     fs, Path = hadoop_fs(spark, root)
     stages = saved_stages(fs, Path, root)
     classes = [meta["class"] for _, meta in stages]
+    ngram = 2 if classes[1:3] == [_NGRAM, _SQL] else 1
+    if ngram == 2:
+        if _param(stages[1][1], "n") != 2 or _param(stages[2][1], "statement") != _TERMS_STATEMENT:
+            raise ValueError(f"{root}: NGram n={_param(stages[1][1], 'n')} or the terms statement is not "
+                             "quality_pipeline's")
+        stages = stages[:1] + stages[3:]
+        classes = classes[:1] + classes[3:]
     if classes not in ([_TOKENIZER, _HASHING, _NORMALIZER, _LR], [_TOKENIZER, _HASHING, _SQL, _LR]):
         raise ValueError(f"{root}: stages {classes} are not quality_pipeline's")
     hashing, scaling, (lr_path, lr_meta) = stages[1][1], stages[2][1], stages[3]
@@ -221,7 +307,7 @@ def load_scorer(spark, folder: str) -> quality.QualityModel:
     indices, weights, intercept = binomial_weights(fs, Path, lr_path, num_features)
     return quality.QualityModel(num_features, indices, weights, intercept, scaling["class"] == _NORMALIZER,
                                 quality.weights_version(indices, weights, intercept),
-                                bool(_param(hashing, "binary")))
+                                bool(_param(hashing, "binary")), ngram)
 
 
 def saved_stages(fs, Path, root: str) -> list[tuple[str, dict]]:
