@@ -80,3 +80,16 @@ def test_every_set_loads_with_its_page_count_and_a_stable_fingerprint():
     name, data, gold = pages["htmltotext"][0]
     changed = {**pages, "htmltotext": [(name, data, gold + " x"), *pages["htmltotext"][1:]]}
     assert goldsets.fingerprint(changed) != "276607bd61eaa8bb"
+
+
+def test_wcxb_dev_pages_with_their_types_and_the_benchmarks_empty_reference_rule():
+    root = shared_file("web_html/wcxb-dev").parent
+    rows = list(goldsets.wcxb_dev(root))
+    assert Counter(page_type for *_, page_type in rows) == {
+        "service": 165, "product": 119, "collection": 117, "forum": 113, "listing": 99, "documentation": 91}
+    empty = [name for name, _, gold, _ in rows if not gold.strip()]
+    assert len(empty) == 19
+    assert goldsets.word_prf("", "") == (1.0, 1.0, 1.0) and goldsets.word_prf("menu", "") == (0.0, 0.0, 0.0)
+    # \w+ tokens, lower-cased: punctuation and case do not count, unlike bag_of_words_prf
+    assert goldsets.word_prf("Hello, World!", "hello world") == (1.0, 1.0, 1.0)
+    assert goldsets.bag_of_words_prf("Hello, World!", "hello world")[2] == 0.0
