@@ -5,7 +5,7 @@ from pathlib import Path
 
 # Shard fingerprints include the version (corpus_pipeline/spark/shards.py): bump it whenever a
 # release changes in code what ingest makes of a record (the block weights are fingerprinted too).
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 
 @functools.lru_cache(maxsize=1)
