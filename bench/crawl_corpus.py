@@ -60,7 +60,7 @@ is UTF-8 (meta charsets rewritten). For 70% of assembled pages (`--cc-text-share
 donors are documents of dolma's Common Crawl extract (CC-MAIN-2019-30, cc_text/; those of
 the skeleton's language with 5 sentences or more: 227 en, 71 es) instead of real pages:
 the gold sets are curated articles, which the quality classifier scores like WebText
-(median 0.92, the Pareto rule keeps about half), while raw CC text scores low; with 0.7 the
+(median 0.92 under the 0.5.0 model, of which the Pareto rule kept about half), while raw CC text scores low; with 0.7 the
 default filter job keeps a share of the documents it ingests closer to a crawl's (see
 docs/crawl-corpus.md). Real text in new combinations: two assembled pages
 share a skeleton's template lines at most, and their shingle Jaccard stays far below the
