@@ -242,9 +242,9 @@ class ArrayBPE:
             low = width // 2
             rows = xp.flatnonzero(short & (lengths > low) & (lengths <= width))
             if len(rows):
-                rows_of[width] = (rows, self._merge_rows(data, starts[rows], lengths[rows], width))
-        for width, (rows, tokens) in rows_of.items():
-            counts[rows] = (tokens >= 0).sum(axis=1)
+                tokens = self._merge_rows(data, starts[rows], lengths[rows], width)
+                rows_of[width] = (rows, tokens)
+                counts[rows] = (tokens >= 0).sum(axis=1)
         long_rows = _host(xp.flatnonzero(~short))
         long_ids = {}
         if len(long_rows):
