@@ -274,8 +274,7 @@ class ArrayBPE:
             return tokens
         ranks = self._pair_ranks(tokens[:, :-1], tokens[:, 1:])
         live = xp.arange(len(tokens))
-        done = tokens
-        tokens, ranks = tokens.copy(), ranks
+        done = tokens  # each row's final tokens, written back as it stops merging
         pair_columns = xp.arange(width - 1)
         while len(live):
             # the lowest rank, the leftmost on ties, as one minimum (argmin's ties differ between libraries)

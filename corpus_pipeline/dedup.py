@@ -61,7 +61,7 @@ def shingle_array(text: str, ngram: int) -> np.ndarray:
 
 def word_count(text: str | None) -> int:
     """Words as `shingles` splits them."""
-    return len((text or "").lower().split())
+    return len((text or "").split())  # lower-casing, as `shingles` does, changes no whitespace
 
 
 def shingle_size(words: int, cfg) -> int:

@@ -57,9 +57,14 @@ def spark_tokens(text: str) -> list[str]:
     Java's String.split keeps empty tokens between separators but drops trailing ones
     (all of them, for an all-whitespace text); a text with no separator is one token.
     """
-    tokens = _JAVA_WHITESPACE.split(text.lower())
+    return _java_split(text.lower(), _JAVA_WHITESPACE)
+
+
+def _java_split(text, separator):
+    """Java's String.split: empty tokens between separators kept, trailing ones dropped."""
+    tokens = separator.split(text)
     if len(tokens) > 1:
-        while tokens and tokens[-1] == "":
+        while tokens and not tokens[-1]:
             tokens.pop()
     return tokens
 
@@ -90,10 +95,7 @@ def spark_term_counts_with_bigrams(lowered: bytes) -> Counter:
     from a text already lower-cased: the tokens are Java's split (empty ones between
     separators kept, trailing ones dropped), so a paragraph break gives bigrams with an
     empty side; a text of fewer than 2 tokens has no bigram."""
-    tokens = _JAVA_WHITESPACE_BYTES_RE.split(lowered)
-    if len(tokens) > 1:
-        while tokens and tokens[-1] == b"":
-            tokens.pop()
+    tokens = _java_split(lowered, _JAVA_WHITESPACE_BYTES_RE)
     terms = Counter(tokens)
     terms.update(b" ".join(pair) for pair in zip(tokens, tokens[1:]))
     return terms
